@@ -1,0 +1,642 @@
+"""
+`AsyncNotificationHub`: one hub, one pooled HTTP client, every sender.
+
+Every operation takes the same path: build headers, build the request, send it
+through `_request` (the only method that talks to httpx) expecting given statuses,
+then parse. `_request` owns the concurrency limiter, the SAS token, retries, error
+mapping, logging and the debug dump.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import random
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Literal, TypeAlias
+from urllib.parse import quote, urlsplit
+
+import anyio
+import httpx
+
+from ._auth import DEFAULT_REFRESH_MARGIN, DEFAULT_TOKEN_TTL, SasTokenProvider
+from ._connection_string import parse_connection_string, resolve_hub_name
+from ._errors import (
+    ConnectError,
+    HubClosedError,
+    InvalidNotificationError,
+    NotificationHubError,
+    RequestTimeoutError,
+    ServiceError,
+    TransportError,
+    error_from_response,
+)
+from ._logging import dump_exchange, enable_dump, logger
+from ._models import SendResult
+from ._notification import Notification, NotificationFormat, Payload
+from ._retry import RetryPolicy, compute_delay, parse_retry_after, should_retry
+from ._tags import build_tag_expression
+from ._version import __version__
+from ._xml import parse_error_detail, parse_notification_outcome
+
+__all__ = [
+    "API_VERSION",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_TIMEOUT",
+    "AsyncNotificationHub",
+    "Tags",
+]
+
+API_VERSION = "2020-06"
+# Measured in benchmarks/pool_sizes.py (see docs/performance.md): httpx's pool gets
+# slower per request as connections to one host grow, and keeping the number of
+# requests in flight at or below the number of connections means no request ever
+# waits inside httpx's pool (the source of PoolTimeout under large gathers).
+DEFAULT_MAX_CONNECTIONS = 16
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+# Idle connections are kept this long; Azure's load balancers drop idle ones later.
+_KEEPALIVE_EXPIRY = 30.0
+
+Tags: TypeAlias = "str | Iterable[str] | None"
+Transport: TypeAlias = Literal["httpx", "aiohttp"]
+
+_SEND_OK = frozenset({200, 201})
+_USER_AGENT = (
+    f"notifhub-async/{__version__} (python {platform.python_version()}; "
+    f"httpx {httpx.__version__})"
+)
+
+
+class AsyncNotificationHub:
+    """
+    An asyncio (and trio) client for one Azure Notification Hub.
+
+    The hub owns one pooled `httpx.AsyncClient` for its whole life: create it once,
+    share it, and close it with `await hub.aclose()` or `async with hub:`. Its
+    senders are coroutines that are safe to fan out with `asyncio.gather`; at most
+    `max_concurrency` requests are in flight at once, the rest wait their turn.
+
+    Args:
+        connection_string: the hub's or namespace's connection string, from the
+            portal (an access policy with the Send right).
+        hub_name: the hub's name; may be omitted when the connection string has an
+            `EntityPath`.
+        debug: send every notification as a test send (the service then answers
+            with the per-device outcome) and dump every request and response to
+            stderr, the SAS token redacted. The third positional argument, like the
+            original sample's `isDebug`.
+        http_client: an `httpx.AsyncClient` to use instead of our own; the hub
+            never closes it.
+        max_connections: connections the hub's own client may open.
+        max_concurrency: requests in flight at once (default: `max_connections`).
+        timeout: httpx timeouts for the hub's own client.
+        retry: the retry policy (see `RetryPolicy`).
+        verify: TLS verification for the hub's own client: True, False, or an
+            `ssl.SSLContext` (for example one trusting the local emulator's CA).
+        transport: "httpx" (default) or "aiohttp", a faster transport that needs
+            the `notifhub-async[aiohttp]` extra.
+        token_ttl: lifetime of each SAS token, in seconds.
+        token_refresh_margin: a token is replaced when less than this remains.
+        clock: the time source for tokens and Retry-After dates (for tests).
+        sleep: the coroutine used to wait between retries (for tests).
+
+    Raises:
+        ConnectionStringError: the connection string or hub name is unusable.
+    """
+
+    def __init__(
+        self,
+        connection_string: str,
+        hub_name: str | None = None,
+        debug: bool = False,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_concurrency: int | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        verify: ssl.SSLContext | bool = True,
+        transport: Transport = "httpx",
+        token_ttl: float = DEFAULT_TOKEN_TTL,
+        token_refresh_margin: float = DEFAULT_REFRESH_MARGIN,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        connection = parse_connection_string(connection_string)
+        self._hub_name = resolve_hub_name(hub_name, connection)
+        self._namespace = connection.host
+        self._hub_url = f"{connection.endpoint}{quote(self._hub_name, safe='/')}"
+        # One token signed for the hub's URL covers every operation on the hub.
+        self._tokens = SasTokenProvider(
+            self._hub_url,
+            connection.shared_access_key_name,
+            connection.shared_access_key,
+            ttl=token_ttl,
+            refresh_margin=token_refresh_margin,
+            clock=clock,
+        )
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
+
+        concurrency = (
+            max_concurrency if max_concurrency is not None else max_connections
+        )
+        if concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+
+        self._debug = bool(debug)
+        self._retry = retry if retry is not None else RetryPolicy()
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = random.Random()
+        self._limiter = anyio.Semaphore(concurrency)
+        self._max_concurrency = concurrency
+        self._closed = False
+        self._owns_client = http_client is None
+        self._client = http_client or _build_client(
+            max_connections, timeout, verify, transport
+        )
+        self._headers = {"User-Agent": _USER_AGENT}
+        messages = f"{self._hub_url}/messages/?api-version={API_VERSION}"
+        self._send_url = httpx.URL(messages)
+        self._test_send_url = httpx.URL(f"{messages}&test")
+        self._direct_send_url = httpx.URL(f"{messages}&direct")
+        if self._debug:
+            enable_dump()
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        return (
+            f"AsyncNotificationHub(namespace={self._namespace!r}, "
+            f"hub={self._hub_name!r})"
+        )
+
+    async def __aenter__(self) -> AsyncNotificationHub:
+        self._check_open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the hub and its own HTTP client (never a caller-supplied one)."""
+        if self._closed:
+            return
+
+        self._closed = True
+        if self._owns_client:
+            await self._client.aclose()
+
+    @property
+    def closed(self) -> bool:
+        """True once `aclose()` was called."""
+        return self._closed
+
+    @property
+    def hub_name(self) -> str:
+        """The hub this client sends to."""
+        return self._hub_name
+
+    @property
+    def namespace(self) -> str:
+        """The namespace host, for example `contoso.servicebus.windows.net`."""
+        return self._namespace
+
+    @property
+    def debug(self) -> bool:
+        """Whether every send is a test send with a dump (see the constructor)."""
+        return self._debug
+
+    @property
+    def max_concurrency(self) -> int:
+        """The most requests this hub has in flight at once."""
+        return self._max_concurrency
+
+    # -- sending -------------------------------------------------------------------
+
+    async def send_notification(
+        self,
+        notification: Notification,
+        tags: Tags = None,
+        *,
+        test_send: bool = False,
+    ) -> SendResult:
+        """
+        Send a notification to every device, a set of tags or a tag expression.
+
+        Args:
+            notification: what to send.
+            tags: None or "" for a broadcast; a str is a tag or tag expression; any
+                other iterable of str is a set of tags, any of which matches.
+            test_send: ask the service for the per-device outcome (it then reaches
+                at most 10 devices and is heavily throttled; for diagnosis only).
+
+        Returns:
+            The service's answer; `outcome` is filled in for test sends.
+
+        Raises:
+            TagExpressionError: `tags` breaks the service's rules (before any I/O).
+            ServiceError: the service refused the send (see its subclasses).
+            TransportError: no usable answer; see `fate_unknown`.
+        """
+        if not isinstance(notification, Notification):
+            raise TypeError(
+                "send_notification takes a Notification; use the send_*_notification "
+                "methods for raw payloads"
+            )
+
+        tag_expression = build_tag_expression(tags)
+        test = test_send or self._debug
+        headers = {**self._headers, **notification.wire_headers}
+        if tag_expression is not None:
+            headers["ServiceBusNotification-Tags"] = tag_expression
+
+        response = await self._request(
+            "POST",
+            self._test_send_url if test else self._send_url,
+            headers,
+            notification.body,
+            expected=_SEND_OK,
+            idempotent=False,
+            operation="send",
+        )
+        return _send_result(response, test)
+
+    async def send_direct_notification(
+        self, notification: Notification, device_handle: str
+    ) -> SendResult:
+        """
+        Send straight to one device handle, bypassing registrations and tags.
+
+        Args:
+            notification: what to send; not a template.
+            device_handle: the platform's handle (APNs token, FCM token, WNS URI…).
+
+        Raises:
+            InvalidNotificationError: a template notification or an unusable handle.
+            ServiceError, TransportError: as for `send_notification`.
+        """
+        headers = {
+            **self._headers,
+            **notification.wire_headers,
+            "ServiceBusNotification-DeviceHandle": _check_handle(
+                notification, device_handle
+            ),
+        }
+        response = await self._request(
+            "POST",
+            self._direct_send_url,
+            headers,
+            notification.body,
+            expected=_SEND_OK,
+            idempotent=False,
+            operation="direct send",
+        )
+        return _send_result(response, test=False)
+
+    async def send_apple_notification(
+        self,
+        payload: Payload,
+        tags: Tags = None,
+        *,
+        test_send: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> SendResult:
+        """Send an APNs payload (format `apple`); see `send_notification`."""
+        return await self._send_payload(
+            NotificationFormat.APPLE, payload, tags, test_send, headers
+        )
+
+    async def send_gcm_notification(
+        self,
+        payload: Payload,
+        tags: Tags = None,
+        *,
+        test_send: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> SendResult:
+        """Send a legacy FCM payload (format `gcm`); see `send_notification`."""
+        return await self._send_payload(
+            NotificationFormat.GCM, payload, tags, test_send, headers
+        )
+
+    async def send_fcmv1_notification(
+        self,
+        payload: Payload,
+        tags: Tags = None,
+        *,
+        test_send: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> SendResult:
+        """Send an FCM v1 payload, `{"message": {...}}` (format `fcmv1`)."""
+        return await self._send_payload(
+            NotificationFormat.FCMV1, payload, tags, test_send, headers
+        )
+
+    async def send_adm_notification(
+        self,
+        payload: Payload,
+        tags: Tags = None,
+        *,
+        test_send: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> SendResult:
+        """Send an Amazon Device Messaging payload (format `adm`)."""
+        return await self._send_payload(
+            NotificationFormat.ADM, payload, tags, test_send, headers
+        )
+
+    async def send_baidu_notification(
+        self,
+        payload: Payload,
+        tags: Tags = None,
+        *,
+        test_send: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> SendResult:
+        """Send a Baidu payload (format `baidu`)."""
+        return await self._send_payload(
+            NotificationFormat.BAIDU, payload, tags, test_send, headers
+        )
+
+    async def send_windows_notification(
+        self,
+        payload: Payload,
+        tags: Tags = None,
+        *,
+        test_send: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> SendResult:
+        """
+        Send a WNS payload (format `windows`).
+
+        `X-WNS-Type` comes from the root element (`<toast>`, `<tile>`, `<badge>`)
+        unless given in `headers`; raw payloads need `{"X-WNS-Type": "wns/raw"}`.
+        """
+        return await self._send_payload(
+            NotificationFormat.WINDOWS, payload, tags, test_send, headers
+        )
+
+    async def send_mpns_notification(
+        self,
+        payload: Payload,
+        tags: Tags = None,
+        *,
+        test_send: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> SendResult:
+        """Send a Windows Phone (MPNS) payload (format `windowsphone`)."""
+        return await self._send_payload(
+            NotificationFormat.WINDOWS_PHONE, payload, tags, test_send, headers
+        )
+
+    send_windowsphone_notification = send_mpns_notification
+
+    async def send_template_notification(
+        self,
+        properties: Payload,
+        tags: Tags = None,
+        *,
+        test_send: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> SendResult:
+        """Send template properties, such as `{"message": "Hi"}` (`template`)."""
+        return await self._send_payload(
+            NotificationFormat.TEMPLATE, properties, tags, test_send, headers
+        )
+
+    async def send_browser_notification(
+        self,
+        payload: Payload,
+        tags: Tags = None,
+        *,
+        test_send: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> SendResult:
+        """Send a Web Push payload (format `browser`)."""
+        return await self._send_payload(
+            NotificationFormat.BROWSER, payload, tags, test_send, headers
+        )
+
+    async def send_xiaomi_notification(
+        self,
+        payload: Payload,
+        tags: Tags = None,
+        *,
+        test_send: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> SendResult:
+        """Send a Xiaomi payload (format `xiaomi`)."""
+        return await self._send_payload(
+            NotificationFormat.XIAOMI, payload, tags, test_send, headers
+        )
+
+    async def _send_payload(
+        self,
+        notification_format: NotificationFormat,
+        payload: Payload,
+        tags: Tags,
+        test_send: bool,
+        headers: Mapping[str, str] | None,
+    ) -> SendResult:
+        notification = Notification(notification_format, payload, headers)
+        return await self.send_notification(notification, tags, test_send=test_send)
+
+    # -- the one request path ------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: dict[str, str],
+        content: bytes | None,
+        *,
+        expected: frozenset[int],
+        idempotent: bool,
+        operation: str,
+    ) -> httpx.Response:
+        """Send with retries; return the response or raise a NotificationHubError."""
+        self._check_open()
+        attempt = 0
+        while True:
+            try:
+                return await self._attempt(
+                    method, url, headers, content, expected, operation
+                )
+            except NotificationHubError as error:
+                attempt += 1
+                if attempt > self._retry.max_retries or not should_retry(
+                    error, idempotent=idempotent, policy=self._retry
+                ):
+                    raise
+
+                delay = compute_delay(error, attempt, self._retry, self._rng)
+                logger.info(
+                    "%s: retry %d of %d in %.2fs after %s",
+                    operation,
+                    attempt,
+                    self._retry.max_retries,
+                    delay,
+                    type(error).__name__,
+                )
+                await self._sleep(delay)
+                self._check_open()
+
+    async def _attempt(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: dict[str, str],
+        content: bytes | None,
+        expected: frozenset[int],
+        operation: str,
+    ) -> httpx.Response:
+        # The token is fetched per attempt so that a retry after a long wait never
+        # carries an expired one; the provider caches, so this is a dict lookup.
+        async with self._limiter:
+            headers["Authorization"] = self._tokens.token()
+            request = self._client.build_request(
+                method, url, headers=headers, content=content
+            )
+            started = time.perf_counter()
+            try:
+                response = await self._client.send(request)
+            except httpx.HTTPError as exc:
+                if self._debug:
+                    dump_exchange(request, None, exc)
+
+                raise _transport_error(exc, operation) from exc
+
+        if self._debug:
+            dump_exchange(request, response)
+
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s -> %d in %.1f ms (TrackingId %s)",
+                method,
+                url.path,
+                response.status_code,
+                (time.perf_counter() - started) * 1000,
+                response.headers.get("TrackingId"),
+            )
+
+        if response.status_code in expected:
+            return response
+
+        raise self._service_error(response, operation)
+
+    def _service_error(self, response: httpx.Response, operation: str) -> ServiceError:
+        return error_from_response(
+            response.status_code,
+            response.headers,
+            parse_error_detail(response.content),
+            retry_after=parse_retry_after(response.headers, self._clock()),
+            operation=operation,
+        )
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise HubClosedError(f"{self!r} is closed")
+
+
+def _build_client(
+    max_connections: int,
+    timeout: httpx.Timeout,
+    verify: ssl.SSLContext | bool,
+    transport: Transport,
+) -> httpx.AsyncClient:
+    limits = httpx.Limits(
+        max_connections=max_connections,
+        max_keepalive_connections=max_connections,
+        keepalive_expiry=_KEEPALIVE_EXPIRY,
+    )
+    # TODO: httpx has no connection maximum age, so a long-lived hub keeps talking to
+    # an address that DNS no longer returns until its connections idle out.
+    if transport == "httpx":
+        return httpx.AsyncClient(limits=limits, timeout=timeout, verify=verify)
+
+    if transport == "aiohttp":
+        try:
+            from httpx_aiohttp import AiohttpTransport
+        except ImportError as exc:
+            raise ImportError(
+                'transport="aiohttp" needs the extra: pip install '
+                "'notifhub-async[aiohttp]'"
+            ) from exc
+
+        return httpx.AsyncClient(
+            transport=AiohttpTransport(verify=verify, limits=limits),
+            timeout=timeout,
+        )
+
+    raise ValueError(f"transport must be 'httpx' or 'aiohttp', not {transport!r}")
+
+
+def _transport_error(exc: httpx.HTTPError, operation: str) -> TransportError:
+    description = f"{operation} failed: {type(exc).__name__}: {exc}"
+    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+        return RequestTimeoutError(description, fate_unknown=False)
+
+    if isinstance(exc, httpx.TimeoutException):
+        return RequestTimeoutError(description, fate_unknown=True)
+
+    if isinstance(exc, httpx.ConnectError):
+        return ConnectError(description)
+
+    # A read error or a protocol error after the request was written: the service
+    # may have received it.
+    return TransportError(description, fate_unknown=True)
+
+
+def _send_result(response: httpx.Response, test: bool) -> SendResult:
+    location = response.headers.get("Location")
+    outcome = None
+    if test and response.content.strip():
+        outcome = parse_notification_outcome(response.content)
+
+    return SendResult(
+        status_code=response.status_code,
+        notification_id=_notification_id(location),
+        tracking_id=response.headers.get("TrackingId"),
+        correlation_id=response.headers.get("x-ms-correlation-request-id"),
+        location=location,
+        outcome=outcome,
+    )
+
+
+def _notification_id(location: str | None) -> str | None:
+    # The last path segment (wire spec §4.5); the JS SDK's fixed index breaks on
+    # batch sends, whose Location ends in messages/$batch/{id}.
+    if not location:
+        return None
+
+    segments = [segment for segment in urlsplit(location).path.split("/") if segment]
+    return segments[-1] if segments else None
+
+
+def _check_handle(notification: Notification, device_handle: str) -> str:
+    if notification.format is NotificationFormat.TEMPLATE:
+        raise InvalidNotificationError(
+            "template notifications cannot be sent directly to a device handle"
+        )
+
+    if (
+        not isinstance(device_handle, str)
+        or not device_handle
+        or not device_handle.isascii()
+        or any(char in device_handle for char in "\r\n\x00")
+    ):
+        raise InvalidNotificationError(
+            "device_handle must be a non-empty ASCII string without CR, LF or NUL"
+        )
+
+    return device_handle

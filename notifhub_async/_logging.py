@@ -1,0 +1,100 @@
+"""
+Loggers and the `debug=True` dump.
+
+Library logs go to `notifhub_async` (DEBUG per attempt, INFO per scheduled retry) and
+never hold query strings, bodies, device handles or the Authorization header. The
+dump that `debug=True` asks for goes to `notifhub_async.dump`: it shows headers and
+bodies, because that is what the caller asked to see, but the SAS token is always
+replaced by `[redacted]`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping
+
+import httpx
+
+__all__ = ["dump_exchange", "enable_dump", "logger"]
+
+logger = logging.getLogger("notifhub_async")
+dump_logger = logging.getLogger("notifhub_async.dump")
+
+REDACTED = "[redacted]"
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization"})
+_MAX_DUMPED_BODY = 64 * 1024
+
+
+def enable_dump() -> None:
+    """
+    Make the dump visible on stderr even when the application set up no logging.
+
+    When the application configured handlers (on the root logger or ours), the dump
+    propagates to them instead, so it is not printed twice.
+    """
+    dump_logger.setLevel(logging.DEBUG)
+    if _has_handlers(dump_logger):
+        return
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    dump_logger.addHandler(handler)
+
+
+def dump_exchange(
+    request: httpx.Request,
+    response: httpx.Response | None,
+    error: BaseException | None = None,
+) -> None:
+    """Write one request and its response (or failure) to the dump logger."""
+    if not dump_logger.isEnabledFor(logging.DEBUG):
+        return
+
+    lines = [f"--> {request.method} {request.url}"]
+    lines.extend(_header_lines(request.headers))
+    lines.append("")
+    lines.append(_body_text(request.content))
+    if response is not None:
+        lines.append(f"<-- {response.status_code} {response.reason_phrase}")
+        lines.extend(_header_lines(response.headers))
+        lines.append("")
+        lines.append(_body_text(response.content))
+    elif error is not None:
+        lines.append(f"<-- no response: {type(error).__name__}: {error}")
+
+    dump_logger.debug("%s", "\n".join(lines))
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """A copy of `headers` with credentials replaced by `[redacted]`."""
+    return {
+        name: REDACTED if name.lower() in _SECRET_HEADERS else value
+        for name, value in headers.items()
+    }
+
+
+def _header_lines(headers: httpx.Headers) -> list[str]:
+    return [f"{name}: {value}" for name, value in redact_headers(headers).items()]
+
+
+def _body_text(body: bytes) -> str:
+    if not body:
+        return "(empty body)"
+
+    text = body[:_MAX_DUMPED_BODY].decode("utf-8", errors="replace")
+    if len(body) > _MAX_DUMPED_BODY:
+        text += f"\n... ({len(body) - _MAX_DUMPED_BODY} more bytes)"
+
+    return text
+
+
+def _has_handlers(start: logging.Logger) -> bool:
+    current: logging.Logger | None = start
+    while current is not None:
+        if current.handlers:
+            return True
+
+        current = current.parent if current.propagate else None
+
+    return False

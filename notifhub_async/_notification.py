@@ -1,0 +1,324 @@
+"""
+Notifications: a format, a payload and platform headers, checked and encoded once.
+
+Everything a send needs on the wire is computed when the `Notification` is built, so
+a bad notification fails before any I/O, and fanning one notification out to many
+audiences reuses its body and headers.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+from ._errors import (
+    InvalidNotificationError,
+    PayloadTooLargeError,
+    ResponseParseError,
+)
+from ._xml import parse_xml
+
+__all__ = [
+    "MAX_APPLE_PAYLOAD_BYTES",
+    "MAX_PAYLOAD_BYTES",
+    "Notification",
+    "NotificationFormat",
+    "Payload",
+]
+
+# "The message size cannot be over 64 Kb" (wire spec §6); APNs: 4 KB, enforced by NH.
+MAX_PAYLOAD_BYTES = 64 * 1024
+MAX_APPLE_PAYLOAD_BYTES = 4 * 1024
+
+Payload: TypeAlias = "Mapping[str, Any] | list[Any] | str | bytes"
+
+_JSON = "application/json;charset=utf-8"
+_WNS_TYPES = frozenset({"wns/toast", "wns/tile", "wns/badge", "wns/raw"})
+_HEADER_VALUE_FORBIDDEN = re.compile(r"[\r\n\x00]|[^\x00-\x7f]")
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# Headers the client owns; a notification may not set them.
+_RESERVED_HEADERS = frozenset(
+    {
+        "authorization",
+        "content-length",
+        "host",
+        "servicebusnotification-format",
+        "servicebusnotification-tags",
+    }
+)
+
+
+class NotificationFormat(str, enum.Enum):
+    """The `ServiceBusNotification-Format` values (wire spec §4.2)."""
+
+    APPLE = "apple"
+    GCM = "gcm"
+    FCMV1 = "fcmv1"
+    ADM = "adm"
+    BAIDU = "baidu"
+    WINDOWS = "windows"
+    WINDOWS_PHONE = "windowsphone"
+    TEMPLATE = "template"
+    BROWSER = "browser"
+    XIAOMI = "xiaomi"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def parse(cls, value: NotificationFormat | str) -> NotificationFormat:
+        """
+        Accept an enum member or its wire name in any case (`fcmV1` is `fcmv1`).
+
+        Raises:
+            InvalidNotificationError: not one of the known formats.
+        """
+        if isinstance(value, cls):
+            return value
+
+        if isinstance(value, str):
+            member = _FORMAT_BY_NAME.get(value.strip().lower())
+            if member is not None:
+                return member
+
+        known = ", ".join(member.value for member in cls)
+        raise InvalidNotificationError(
+            f"unknown notification format {value!r}; use one of: {known}"
+        )
+
+
+_FORMAT_BY_NAME = {member.value: member for member in NotificationFormat}
+_XML_FORMATS = frozenset({NotificationFormat.WINDOWS, NotificationFormat.WINDOWS_PHONE})
+
+
+@dataclass(frozen=True, slots=True, init=False, eq=False)
+class Notification:
+    """
+    A notification ready to send to any audience.
+
+    Args:
+        format: the platform format, a `NotificationFormat` or its wire name.
+        payload: a dict or list (serialised to JSON once), or a str or bytes body
+            sent as it is.
+        headers: platform headers such as `apns-priority` or `X-WNS-Type`, merged
+            over the ones derived from the payload.
+
+    Raises:
+        InvalidNotificationError: unknown format, a payload of the wrong kind, an FCM
+            v1 body without its `message` envelope, a WNS payload whose type cannot
+            be decided, or a header that is not safe to send.
+        PayloadTooLargeError: over 64 KB, or over 4 KB for APNs.
+    """
+
+    format: NotificationFormat
+    payload: Payload = field(repr=False)
+    headers: Mapping[str, str]
+    body: bytes = field(repr=False)
+    content_type: str
+    wire_headers: Mapping[str, str] = field(repr=False)
+
+    def __init__(
+        self,
+        format: NotificationFormat | str,
+        payload: Payload,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        notification_format = NotificationFormat.parse(format)
+        user_headers = _check_headers(headers or {})
+        body = _encode_body(notification_format, payload)
+        _check_size(notification_format, body)
+
+        derived = _derived_headers(notification_format, body, user_headers)
+        content_type = _content_type(notification_format, {**derived, **user_headers})
+        wire_headers = {
+            "ServiceBusNotification-Format": notification_format.value,
+            "Content-Type": content_type,
+            **derived,
+            **user_headers,
+        }
+        setattr_ = object.__setattr__
+        setattr_(self, "format", notification_format)
+        setattr_(self, "payload", payload)
+        setattr_(self, "headers", user_headers)
+        setattr_(self, "body", body)
+        setattr_(self, "content_type", wire_headers["Content-Type"])
+        setattr_(self, "wire_headers", wire_headers)
+
+
+def _encode_body(notification_format: NotificationFormat, payload: Payload) -> bytes:
+    if isinstance(payload, bytes):
+        body = payload
+    elif isinstance(payload, str):
+        body = payload.encode("utf-8")
+    elif isinstance(payload, Mapping | list):
+        if notification_format in _XML_FORMATS:
+            raise InvalidNotificationError(
+                f"{notification_format.value} payloads are XML: pass a str, not a "
+                f"{type(payload).__name__}"
+            )
+
+        try:
+            body = json.dumps(
+                payload, ensure_ascii=False, separators=(",", ":")
+            ).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            raise InvalidNotificationError(
+                f"{notification_format.value} payload cannot be encoded as JSON: {exc}"
+            ) from exc
+    else:
+        raise InvalidNotificationError(
+            f"payload must be a dict, list, str or bytes, not {type(payload).__name__}"
+        )
+
+    if notification_format is NotificationFormat.FCMV1:
+        _check_fcmv1_envelope(payload, body)
+
+    return body
+
+
+def _check_fcmv1_envelope(payload: Payload, body: bytes) -> None:
+    # FCM v1 bodies are {"message": {...}} (wire spec §4.4, azure-sdk-for-js#29371).
+    document: object = payload
+    if isinstance(payload, str | bytes):
+        try:
+            document = json.loads(body)
+        except ValueError:
+            document = None
+
+    message = document.get("message") if isinstance(document, Mapping) else None
+    if not isinstance(message, Mapping):
+        raise InvalidNotificationError(
+            'an FCM v1 payload must be a JSON object wrapped in a "message" '
+            'envelope, such as {"message": {"notification": {"title": "Hi"}}}'
+        )
+
+
+def _check_size(notification_format: NotificationFormat, body: bytes) -> None:
+    limit = MAX_PAYLOAD_BYTES
+    if notification_format is NotificationFormat.APPLE:
+        limit = MAX_APPLE_PAYLOAD_BYTES
+
+    if len(body) > limit:
+        raise PayloadTooLargeError(
+            f"{notification_format.value} payload is {len(body)} bytes; the limit "
+            f"is {limit} bytes"
+        )
+
+
+def _check_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    checked: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            raise InvalidNotificationError(f"header name {name!r} is not valid")
+
+        if not isinstance(value, str):
+            raise InvalidNotificationError(
+                f"header {name} must have a str value, not {type(value).__name__}"
+            )
+
+        if _HEADER_VALUE_FORBIDDEN.search(value):
+            raise InvalidNotificationError(
+                f"header {name} has a CR, LF, NUL or non-ASCII character"
+            )
+
+        if name.lower() in _RESERVED_HEADERS:
+            raise InvalidNotificationError(
+                f"header {name} is set by the client and cannot be overridden"
+            )
+
+        checked[name] = value
+
+    return checked
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return value
+
+    return None
+
+
+def _derived_headers(
+    notification_format: NotificationFormat,
+    body: bytes,
+    user_headers: Mapping[str, str],
+) -> dict[str, str]:
+    if notification_format is NotificationFormat.WINDOWS:
+        if _header(user_headers, "X-WNS-Type") is not None:
+            return {}
+
+        return {"X-WNS-Type": _wns_type(body)}
+
+    if notification_format is NotificationFormat.WINDOWS_PHONE:
+        return _mpns_headers(body, user_headers)
+
+    return {}
+
+
+def _content_type(
+    notification_format: NotificationFormat, headers: Mapping[str, str]
+) -> str:
+    if notification_format is NotificationFormat.WINDOWS:
+        wns_type = (_header(headers, "X-WNS-Type") or "").lower()
+        if wns_type not in _WNS_TYPES:
+            raise InvalidNotificationError(
+                f"X-WNS-Type {wns_type!r} is not one of {sorted(_WNS_TYPES)}"
+            )
+
+        return (
+            "application/octet-stream" if wns_type == "wns/raw" else "application/xml"
+        )
+
+    if notification_format is NotificationFormat.WINDOWS_PHONE:
+        return "application/xml;charset=utf-8"
+
+    return _JSON
+
+
+def _xml_root(body: bytes) -> ET.Element | None:
+    try:
+        return parse_xml(body, what="payload")
+    except ResponseParseError:
+        return None
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2].lower()
+
+
+def _wns_type(body: bytes) -> str:
+    root = _xml_root(body)
+    name = _local(root.tag) if root is not None else None
+    if name in ("toast", "tile", "badge"):
+        return f"wns/{name}"
+
+    raise InvalidNotificationError(
+        "cannot tell the WNS type: the payload's root element is not <toast>, <tile> "
+        "or <badge>; pass headers={'X-WNS-Type': 'wns/raw'} (or another type)"
+    )
+
+
+def _mpns_headers(body: bytes, user_headers: Mapping[str, str]) -> dict[str, str]:
+    # MPNS: <wp:Notification><wp:Toast>… is a toast (class 2), <wp:Tile>… a tile
+    # (class 1, target "token" in MPNS terms; the sample sent "tile"), else raw (3).
+    root = _xml_root(body)
+    kinds = {_local(child.tag) for child in root} if root is not None else set()
+    if "toast" in kinds:
+        derived = {"X-WindowsPhone-Target": "toast", "X-NotificationClass": "2"}
+    elif "tile" in kinds:
+        derived = {"X-WindowsPhone-Target": "token", "X-NotificationClass": "1"}
+    else:
+        derived = {"X-NotificationClass": "3"}
+
+    return {
+        name: value
+        for name, value in derived.items()
+        if _header(user_headers, name) is None
+    }
