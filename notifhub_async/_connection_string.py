@@ -156,9 +156,11 @@ def _split_parts(connection_string: str) -> dict[str, str]:
         # Key names are matched case-insensitively, as the .NET SDK does.
         lowered = name.lower()
         if lowered in values:
+            # An unknown name is not echoed either: it may be a key that lost its
+            # `SharedAccessKey=` prefix and was split at its own `=` padding.
+            repeated = _CANONICAL_NAMES.get(lowered, f"the key name of part {position}")
             raise ConnectionStringError(
-                f"connection string: {_CANONICAL_NAMES.get(lowered, name)} appears "
-                "more than once"
+                f"connection string: {repeated} appears more than once"
             )
 
         # Unknown keys are ignored, like the JavaScript SDK does.

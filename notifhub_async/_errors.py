@@ -114,10 +114,17 @@ class ServiceError(NotificationHubError):
         self.correlation_id = correlation_id
         self.detail = detail
         self.retry_after = retry_after
-        # After 500, 502, 504 (any 5xx but 503) the service may have acted.
+        # After 500, 502, 504 (any 5xx but these) the service may have acted.
         self.fate_unknown = (
-            status_code is not None and status_code >= 500 and status_code != 503
+            status_code is not None
+            and status_code >= 500
+            and status_code not in _NOT_PROCESSED_5XX
         )
+
+
+# 501 Not Implemented, 503 Service Unavailable and 505 HTTP Version Not Supported all
+# say the request was not acted on.
+_NOT_PROCESSED_5XX = frozenset({501, 503, 505})
 
 
 class BadRequestError(ServiceError):

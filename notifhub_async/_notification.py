@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import json
 import re
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,10 +26,12 @@ from ._xml import parse_xml
 
 __all__ = [
     "MAX_APPLE_PAYLOAD_BYTES",
+    "MAX_BATCH_HANDLES",
     "MAX_PAYLOAD_BYTES",
     "Notification",
     "NotificationFormat",
     "Payload",
+    "batch_body",
 ]
 
 # "The message size cannot be over 64 Kb" (wire spec §6); APNs: 4 KB, enforced by NH.
@@ -39,16 +42,30 @@ Payload: TypeAlias = "Mapping[str, Any] | list[Any] | str | bytes"
 
 _JSON = "application/json;charset=utf-8"
 _WNS_TYPES = frozenset({"wns/toast", "wns/tile", "wns/badge", "wns/raw"})
-_HEADER_VALUE_FORBIDDEN = re.compile(r"[\r\n\x00]|[^\x00-\x7f]")
+# Every control character but HTAB: h11 refuses VT and FF at send time, and NH
+# has no use for any of them.
+_HEADER_VALUE_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\x7f]")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_XML_DECLARATION = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*<\?xml[^>]*\?>")
 # Headers the client owns; a notification may not set them.
 _RESERVED_HEADERS = frozenset(
     {
         "authorization",
         "content-length",
         "host",
+        "servicebusnotification-devicehandle",
         "servicebusnotification-format",
+        "servicebusnotification-scheduletime",
         "servicebusnotification-tags",
+        # Message framing and hop-by-hop headers belong to the HTTP layer.
+        "connection",
+        "expect",
+        "keep-alive",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
     }
 )
 
@@ -135,11 +152,18 @@ class Notification:
 
         derived = _derived_headers(notification_format, body, user_headers)
         content_type = _content_type(notification_format, {**derived, **user_headers})
+        # A caller's Content-Type, in any spelling, replaces ours instead of going
+        # out as a second Content-Type header.
+        content_type = _header(user_headers, "Content-Type") or content_type
         wire_headers = {
             "ServiceBusNotification-Format": notification_format.value,
             "Content-Type": content_type,
             **derived,
-            **user_headers,
+            **{
+                name: value
+                for name, value in user_headers.items()
+                if name.lower() != "content-type"
+            },
         }
         setattr_ = object.__setattr__
         setattr_(self, "format", notification_format)
@@ -163,8 +187,9 @@ def _encode_body(notification_format: NotificationFormat, payload: Payload) -> b
             )
 
         try:
+            # allow_nan=False: NaN and Infinity are not JSON, the service refuses them.
             body = json.dumps(
-                payload, ensure_ascii=False, separators=(",", ":")
+                payload, ensure_ascii=False, allow_nan=False, separators=(",", ":")
             ).encode("utf-8")
         except (TypeError, ValueError) as exc:
             raise InvalidNotificationError(
@@ -223,7 +248,7 @@ def _check_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
         if _HEADER_VALUE_FORBIDDEN.search(value):
             raise InvalidNotificationError(
-                f"header {name} has a CR, LF, NUL or non-ASCII character"
+                f"header {name} has a control (CR, LF, NUL...) or non-ASCII character"
             )
 
         if name.lower() in _RESERVED_HEADERS:
@@ -231,7 +256,11 @@ def _check_headers(headers: Mapping[str, str]) -> dict[str, str]:
                 f"header {name} is set by the client and cannot be overridden"
             )
 
-        checked[name] = value
+        if _header(checked, name) is not None:
+            raise InvalidNotificationError(f"header {name} is given twice")
+
+        # HTTP ignores whitespace around a value, and h11 refuses to send it.
+        checked[name] = value.strip(" \t")
 
     return checked
 
@@ -286,6 +315,17 @@ def _xml_root(body: bytes) -> ET.Element | None:
     try:
         return parse_xml(body, what="payload")
     except ResponseParseError:
+        pass
+
+    # A str payload is sent as UTF-8 even when its declaration names another
+    # encoding (.NET writes encoding="utf-16"); read it without the declaration.
+    stripped = _XML_DECLARATION.sub(b"", body, count=1)
+    if stripped == body:
+        return None
+
+    try:
+        return parse_xml(stripped, what="payload")
+    except ResponseParseError:
         return None
 
 
@@ -322,3 +362,34 @@ def _mpns_headers(body: bytes, user_headers: Mapping[str, str]) -> dict[str, str
         for name, value in derived.items()
         if _header(user_headers, name) is None
     }
+
+
+# The batch direct endpoint takes at most 1000 handles per request (spec §4.7).
+MAX_BATCH_HANDLES = 1000
+
+
+def batch_body(
+    notification: Notification, device_handles: list[str]
+) -> tuple[str, bytes]:
+    """
+    The multipart/mixed body of a batch direct send, and its Content-Type.
+
+    Two parts, `notification` (the payload with its own content type) and `devices`
+    (a JSON array of handles), CRLF line ends and no whitespace on the blank lines,
+    as the service requires (spec §4.7).
+    """
+    boundary = f"nh-batch-{uuid.uuid4().hex}"
+    devices = json.dumps(device_handles, separators=(",", ":")).encode()
+    head = (
+        f"--{boundary}\r\n"
+        f"Content-Type: {notification.content_type}\r\n"
+        "Content-Disposition: inline; name=notification\r\n\r\n"
+    ).encode()
+    middle = (
+        f"\r\n--{boundary}\r\n"
+        "Content-Type: application/json\r\n"
+        "Content-Disposition: inline; name=devices\r\n\r\n"
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    content_type = f'multipart/mixed; boundary="{boundary}"'
+    return content_type, head + notification.body + middle + devices + tail

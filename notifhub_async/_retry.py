@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
+import httpx
+
 from ._errors import NotificationHubError, ServerError, ThrottledError, TransportError
 
 __all__ = ["RetryPolicy", "compute_delay", "parse_retry_after", "should_retry"]
@@ -57,6 +59,10 @@ def parse_retry_after(headers: Mapping[str, str], now: float) -> float | None:
     `Retry-After` as seconds or as an HTTP date relative to `now` (Unix seconds).
     A negative or unreadable value is ignored.
     """
+    if not isinstance(headers, httpx.Headers):
+        # httpx's headers are case-insensitive; a plain mapping may not be.
+        headers = {name.lower(): value for name, value in headers.items()}
+
     for name in ("retry-after-ms", "x-ms-retry-after-ms"):
         milliseconds = _number(headers.get(name))
         if milliseconds is not None:
@@ -108,9 +114,12 @@ def compute_delay(
     advice = getattr(error, "retry_after", None)
     if advice is not None:
         delay = min(float(advice), policy.max_delay)
-        return delay + rng.uniform(0, min(1.0, delay * 0.1 + 0.05))
+        jitter = rng.uniform(0, min(1.0, delay * 0.1 + 0.05))
+        # max_delay caps the wait itself, jitter included.
+        return min(delay + jitter, policy.max_delay)
 
-    step = min(policy.base_delay * 2 ** (attempt - 1), policy.max_delay)
+    # The exponent is bounded so that a huge max_retries cannot overflow a float.
+    step = min(policy.base_delay * 2.0 ** min(attempt - 1, 64), policy.max_delay)
     return rng.uniform(step / 2, step)
 
 

@@ -16,7 +16,7 @@ Grammar (whitespace allowed between tokens):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from ._errors import TagExpressionError
 
@@ -39,7 +39,12 @@ _TAG = re.compile(rf"(?:{_SYSTEM_TAG}|{_PLAIN_TAG})")
 _TOKEN = re.compile(
     rf"\s*(?:(?P<tag>{_SYSTEM_TAG}|{_PLAIN_TAG})|(?P<op>&&|\|\||!|\(|\)))"
 )
-_FORBIDDEN_IN_HEADER = re.compile(r"[\r\n\x00]|[^\x00-\x7f]")
+# Every control character but HTAB: h11 refuses VT and FF in header values, and
+# Python's `\s` would otherwise let VT, FF and \x1c-\x1f pass as whitespace.
+_FORBIDDEN_IN_HEADER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\x7f]")
+# Each nesting level costs the recursive parser up to three Python frames; a
+# real expression of at most 20 tags never comes near this.
+_MAX_NESTING = 100
 
 
 def validate_tag(tag: object) -> str:
@@ -102,6 +107,11 @@ def build_tag_expression(tags: str | Iterable[str] | None) -> str | None:
     if isinstance(tags, bytes | bytearray):
         raise TagExpressionError("tags must be str, not bytes")
 
+    if not isinstance(tags, Iterable):
+        raise TagExpressionError(
+            f"tags must be a str or an iterable of str, not {type(tags).__name__}"
+        )
+
     unique = list(dict.fromkeys(validate_tag(tag) for tag in tags))
     if not unique:
         raise TagExpressionError(
@@ -144,7 +154,8 @@ def _check_header_safe(value: str, what: str) -> None:
     if bad is not None:
         raise TagExpressionError(
             f"{what} contains {bad.group()!r} at position {bad.start()}: tags travel "
-            "in an HTTP header, which allows no CR, LF, NUL or non-ASCII characters"
+            "in an HTTP header, which allows no control characters (CR, LF, NUL...) "
+            "and no non-ASCII characters"
         )
 
 
@@ -189,6 +200,7 @@ class _Parser:
         self._tokens = tokens
         self._expression = expression
         self._position = 0
+        self._depth = 0
 
     def parse(self) -> None:
         self._or()
@@ -207,11 +219,11 @@ class _Parser:
 
     def _unary(self) -> None:
         if self._accept("!"):
-            self._unary()
+            self._nested(self._unary)
             return
 
         if self._accept("("):
-            self._or()
+            self._nested(self._or)
             if not self._accept(")"):
                 self._fail("unbalanced parentheses: a '(' is never closed")
 
@@ -228,6 +240,15 @@ class _Parser:
             self._fail(f"expected a tag, found {value!r}")
 
         self._position += 1
+
+    def _nested(self, rule: Callable[[], None]) -> None:
+        # Deep `!!!…` or `(((…` would otherwise end in RecursionError.
+        self._depth += 1
+        if self._depth > _MAX_NESTING:
+            self._fail(f"nested more than {_MAX_NESTING} levels deep")
+
+        rule()
+        self._depth -= 1
 
     def _accept(self, operator: str) -> bool:
         if self._position < len(self._tokens) and self._tokens[self._position] == (

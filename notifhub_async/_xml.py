@@ -29,6 +29,7 @@ MAX_XML_BYTES = 1024 * 1024
 
 _DECLARATIONS = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+_COUNT = re.compile(r"[0-9]+")
 
 
 def parse_xml(body: bytes, *, what: str) -> ET.Element:
@@ -45,6 +46,11 @@ def parse_xml(body: bytes, *, what: str) -> ET.Element:
         )
 
     text = _strip_preamble(body)
+    # UTF-8 never holds NUL, but UTF-16 or UTF-32 without a BOM does; expat would
+    # decode such a body itself, hiding a DOCTYPE from the byte search below.
+    if b"\x00" in text:
+        raise ResponseParseError(f"{what}: the body is neither UTF-8 nor marked UTF-16")
+
     if _DECLARATIONS.search(text):
         raise ResponseParseError(
             f"{what}: the body declares a DOCTYPE or an entity, which is refused"
@@ -52,7 +58,8 @@ def parse_xml(body: bytes, *, what: str) -> ET.Element:
 
     try:
         return ET.fromstring(text)
-    except ET.ParseError as exc:
+    except (ET.ParseError, LookupError, ValueError) as exc:
+        # LookupError and ValueError: an unknown or multi-byte declared encoding.
         raise ResponseParseError(f"{what}: the body is not well-formed XML") from exc
 
 
@@ -139,10 +146,11 @@ def _count(root: ET.Element, name: str, what: str) -> int:
     if not text:
         return 0
 
-    try:
-        return int(text)
-    except ValueError:
-        raise ResponseParseError(f"{what}: <{name}> is not a number") from None
+    # int() alone would also take "-1", "1_0" and non-ASCII digits.
+    if not _COUNT.fullmatch(text):
+        raise ResponseParseError(f"{what}: <{name}> is not a number")
+
+    return int(text)
 
 
 def _strip_preamble(body: bytes) -> bytes:
