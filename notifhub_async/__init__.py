@@ -8,6 +8,14 @@ notifhub-async: an asyncio client for Azure Notification Hubs.
 """
 
 from ._auth import SasTokenProvider, generate_sas_token
+from ._bulk import (
+    BulkItem,
+    BulkProgress,
+    BulkReport,
+    ItemResult,
+    ItemStatus,
+    SendItem,
+)
 from ._client import API_VERSION, AsyncNotificationHub, Tags
 from ._connection_string import ConnectionString, parse_connection_string
 from ._errors import (
@@ -30,6 +38,12 @@ from ._errors import (
     ThrottledError,
     TransportError,
 )
+from ._installation import (
+    Installation,
+    InstallationPatch,
+    InstallationPlatform,
+    InstallationTemplate,
+)
 from ._models import NotificationOutcome, RegistrationResult, SendResult
 from ._notification import (
     MAX_APPLE_PAYLOAD_BYTES,
@@ -49,13 +63,22 @@ __all__ = [
     "AsyncNotificationHub",
     "AuthenticationError",
     "BadRequestError",
+    "BulkItem",
+    "BulkProgress",
+    "BulkReport",
     "ConflictError",
     "ConnectError",
     "ConnectionString",
     "ConnectionStringError",
     "ForbiddenError",
     "HubClosedError",
+    "Installation",
+    "InstallationPatch",
+    "InstallationPlatform",
+    "InstallationTemplate",
     "InvalidNotificationError",
+    "ItemResult",
+    "ItemStatus",
     "NotFoundError",
     "Notification",
     "NotificationFormat",
@@ -68,6 +91,7 @@ __all__ = [
     "ResponseParseError",
     "RetryPolicy",
     "SasTokenProvider",
+    "SendItem",
     "SendResult",
     "ServerError",
     "ServiceError",

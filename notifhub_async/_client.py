@@ -9,12 +9,13 @@ mapping, logging and the debug dump.
 
 from __future__ import annotations
 
+import json
 import logging
 import platform
 import random
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Literal, TypeAlias
 from urllib.parse import quote, urlsplit
@@ -23,20 +24,42 @@ import anyio
 import httpx
 
 from ._auth import DEFAULT_REFRESH_MARGIN, DEFAULT_TOKEN_TTL, SasTokenProvider
+from ._bulk import (
+    BulkItem,
+    BulkProgress,
+    BulkReport,
+    ItemResult,
+    request_sent_hook,
+    run_send_many,
+)
 from ._connection_string import parse_connection_string, resolve_hub_name
 from ._errors import (
     ConnectError,
     HubClosedError,
     InvalidNotificationError,
+    NotFoundError,
     NotificationHubError,
     RequestTimeoutError,
     ServiceError,
+    ThrottledError,
     TransportError,
     error_from_response,
 )
+from ._installation import (
+    Installation,
+    InstallationPatch,
+    check_installation_id,
+    patch_body,
+)
 from ._logging import dump_exchange, enable_dump, logger
 from ._models import SendResult
-from ._notification import Notification, NotificationFormat, Payload
+from ._notification import (
+    MAX_BATCH_HANDLES,
+    Notification,
+    NotificationFormat,
+    Payload,
+    batch_body,
+)
 from ._retry import RetryPolicy, compute_delay, parse_retry_after, should_retry
 from ._tags import build_tag_expression
 from ._version import __version__
@@ -64,6 +87,10 @@ Tags: TypeAlias = "str | Iterable[str] | None"
 Transport: TypeAlias = Literal["httpx", "aiohttp"]
 
 _SEND_OK = frozenset({200, 201})
+_READ_OK = frozenset({200})
+# The docs say 204 for PATCH and 200 for PUT; the SDKs saw 200 and 204: accept both.
+_WRITE_OK = frozenset({200, 201, 204})
+_JSON_CONTENT_TYPE = "application/json;charset=utf-8"
 _USER_AGENT = (
     f"notifhub-async/{__version__} (python {platform.python_version()}; "
     f"httpx {httpx.__version__})"
@@ -155,6 +182,7 @@ class AsyncNotificationHub:
         self._limiter = anyio.Semaphore(concurrency)
         self._max_concurrency = concurrency
         self._closed = False
+        self._throttled_until = 0.0
         self._owns_client = http_client is None
         self._client = http_client or _build_client(
             max_connections, timeout, verify, transport
@@ -164,6 +192,9 @@ class AsyncNotificationHub:
         self._send_url = httpx.URL(messages)
         self._test_send_url = httpx.URL(f"{messages}&test")
         self._direct_send_url = httpx.URL(f"{messages}&direct")
+        self._batch_send_url = httpx.URL(
+            f"{self._hub_url}/messages/$batch?api-version={API_VERSION}&direct"
+        )
         if self._debug:
             enable_dump()
 
@@ -256,7 +287,7 @@ class AsyncNotificationHub:
 
         tag_expression = build_tag_expression(tags)
         test = test_send or self._debug
-        headers = {**self._headers, **notification.wire_headers}
+        headers = _merge_headers(self._headers, notification.wire_headers)
         if tag_expression is not None:
             headers["ServiceBusNotification-Tags"] = tag_expression
 
@@ -285,13 +316,15 @@ class AsyncNotificationHub:
             InvalidNotificationError: a template notification or an unusable handle.
             ServiceError, TransportError: as for `send_notification`.
         """
-        headers = {
-            **self._headers,
-            **notification.wire_headers,
-            "ServiceBusNotification-DeviceHandle": _check_handle(
-                notification, device_handle
-            ),
-        }
+        headers = _merge_headers(
+            self._headers,
+            notification.wire_headers,
+            {
+                "ServiceBusNotification-DeviceHandle": _check_handle(
+                    notification, device_handle
+                )
+            },
+        )
         response = await self._request(
             "POST",
             self._direct_send_url,
@@ -300,6 +333,67 @@ class AsyncNotificationHub:
             expected=_SEND_OK,
             idempotent=False,
             operation="direct send",
+        )
+        return _send_result(response, test=False)
+
+    async def send_direct_batch(
+        self, notification: Notification, device_handles: Iterable[str]
+    ) -> list[SendResult]:
+        """
+        Send one notification straight to many device handles.
+
+        Uses the batch endpoint (`messages/$batch?direct`) in chunks of at most
+        1000 handles, the service's limit, one request per chunk in order.
+
+        Returns:
+            One `SendResult` per chunk.
+
+        Raises:
+            InvalidNotificationError: a template notification, no handles, or an
+                unusable handle (before any I/O).
+            ServiceError, TransportError: as for `send_notification`; chunks sent
+                before the failing one stay sent.
+        """
+        handles = [_check_handle(notification, handle) for handle in device_handles]
+        if not handles:
+            raise InvalidNotificationError("device_handles is empty")
+
+        step = MAX_BATCH_HANDLES
+        return [
+            await self.send_direct_chunk(notification, handles[start : start + step])
+            for start in range(0, len(handles), step)
+        ]
+
+    async def send_direct_chunk(
+        self, notification: Notification, device_handles: list[str]
+    ) -> SendResult:
+        """
+        Send one batch request of at most 1000 handles (see `send_direct_batch`).
+
+        Raises:
+            InvalidNotificationError: more than 1000 handles, none, or a bad one.
+        """
+        if not device_handles or len(device_handles) > MAX_BATCH_HANDLES:
+            raise InvalidNotificationError(
+                f"a batch takes 1 to {MAX_BATCH_HANDLES} device handles, not "
+                f"{len(device_handles)}"
+            )
+
+        content_type, body = batch_body(
+            notification,
+            [_check_handle(notification, handle) for handle in device_handles],
+        )
+        # Platform headers (X-WNS-Type, apns-*) go on the outer request (spec §4.7).
+        headers = _merge_headers(self._headers, notification.wire_headers)
+        headers["Content-Type"] = content_type
+        response = await self._request(
+            "POST",
+            self._batch_send_url,
+            headers,
+            body,
+            expected=_SEND_OK,
+            idempotent=False,
+            operation="batch direct send",
         )
         return _send_result(response, test=False)
 
@@ -451,6 +545,158 @@ class AsyncNotificationHub:
         notification = Notification(notification_format, payload, headers)
         return await self.send_notification(notification, tags, test_send=test_send)
 
+    # -- fan-out -------------------------------------------------------------------
+
+    async def send_many(
+        self,
+        items: Iterable[BulkItem] | AsyncIterable[BulkItem],
+        *,
+        concurrency: int | None = None,
+        on_result: Callable[[ItemResult], object] | None = None,
+        on_progress: Callable[[BulkProgress], object] | None = None,
+        keep_results: bool = True,
+        stop_after: float | None = None,
+    ) -> BulkReport:
+        """
+        Send many notifications concurrently, with one result per item.
+
+        Items are read lazily, so `items` may be a generator of any length. No
+        single item's failure raises: each ends in an `ItemResult` whose status says
+        what became of it (sent, throttled, rejected, failed, unknown fate, not
+        attempted). When the hub throttles, every new send pauses for the advised
+        time; a send that may already have been accepted is never resent unless the
+        hub's `RetryPolicy` opts in.
+
+        Args:
+            items: `SendItem`s, `Notification`s (broadcast) or `(notification,
+                tags)` pairs, as an iterable or async iterable.
+            concurrency: items in progress at once (default: the hub's
+                `max_concurrency`; requests in flight never exceed it either way).
+            on_result: called with each `ItemResult` as it completes.
+            on_progress: called with a `BulkProgress` after each completion.
+            keep_results: keep every `ItemResult` in the report; pass False (and
+                use `on_result`) to stream very large inputs in flat memory.
+            stop_after: stop after this many seconds and return the report (an
+                outer timeout would raise instead and lose it): items read
+                but not sent are NOT_ATTEMPTED (or UNKNOWN_FATE if their request
+                had left), and items from `report.total` on were never read.
+
+        Returns:
+            A `BulkReport` with counts per status (and the results, if kept).
+
+        Raises:
+            Exception: whatever the caller's iterator or callbacks raised; the items
+                read so far have still been reported to `on_result`. Cancelling
+                the call (an outer timeout, Ctrl-C) also reports them first.
+        """
+        self._check_open()
+        return await run_send_many(
+            self,
+            items,
+            concurrency=concurrency or self._max_concurrency,
+            on_result=on_result,
+            on_progress=on_progress,
+            keep_results=keep_results,
+            stop_after=stop_after,
+        )
+
+    # -- installations -------------------------------------------------------------
+
+    async def create_or_update_installation(self, installation: Installation) -> None:
+        """
+        Create an installation, or replace it whole (PUT; safe to repeat).
+
+        The service applies installation writes in the background: a read or a
+        `$InstallationId:{id}` send straight afterwards may still see the old state.
+
+        Raises:
+            ServiceError, TransportError: the service refused or did not answer.
+        """
+        body = json.dumps(installation.to_json(), separators=(",", ":")).encode()
+        await self._request(
+            "PUT",
+            self._installation_url(installation.installation_id),
+            {**self._headers, "Content-Type": _JSON_CONTENT_TYPE},
+            body,
+            expected=_WRITE_OK,
+            idempotent=True,
+            operation="create or update installation",
+        )
+
+    async def get_installation(self, installation_id: str) -> Installation:
+        """
+        Read an installation.
+
+        Raises:
+            NotFoundError: no such installation (or not yet stored).
+            ResponseParseError: the body is not an installation.
+        """
+        response = await self._request(
+            "GET",
+            self._installation_url(installation_id),
+            dict(self._headers),
+            None,
+            expected=_READ_OK,
+            idempotent=True,
+            operation="get installation",
+        )
+        return Installation.from_body(response.content)
+
+    async def installation_exists(self, installation_id: str) -> bool:
+        """Whether the hub holds the installation (a 404 answers False)."""
+        try:
+            await self.get_installation(installation_id)
+        except NotFoundError:
+            return False
+
+        return True
+
+    async def patch_installation(
+        self, installation_id: str, operations: Iterable[InstallationPatch]
+    ) -> None:
+        """
+        Apply JSON Patch operations, such as `InstallationPatch.add_tag("news")`.
+
+        Raises:
+            InvalidNotificationError: no operations.
+            ServiceError, TransportError: the service refused or did not answer.
+        """
+        await self._request(
+            "PATCH",
+            self._installation_url(installation_id),
+            {**self._headers, "Content-Type": "application/json-patch+json"},
+            patch_body(operations),
+            expected=_WRITE_OK,
+            idempotent=True,
+            operation="patch installation",
+        )
+
+    async def delete_installation(self, installation_id: str) -> None:
+        """
+        Delete an installation; deleting one that does not exist is not an error.
+
+        A 404 counts as success so that a retried delete whose first answer was
+        lost does not fail.
+        """
+        try:
+            await self._request(
+                "DELETE",
+                self._installation_url(installation_id),
+                dict(self._headers),
+                None,
+                expected=_WRITE_OK,
+                idempotent=True,
+                operation="delete installation",
+            )
+        except NotFoundError:
+            return
+
+    def _installation_url(self, installation_id: str) -> httpx.URL:
+        quoted = quote(check_installation_id(installation_id), safe="")
+        return httpx.URL(
+            f"{self._hub_url}/installations/{quoted}?api-version={API_VERSION}"
+        )
+
     # -- the one request path ------------------------------------------------------
 
     async def _request(
@@ -467,10 +713,17 @@ class AsyncNotificationHub:
         """Send with retries; return the response or raise a NotificationHubError."""
         self._check_open()
         attempt = 0
+        waited_for_throttle = False
         while True:
             try:
                 return await self._attempt(
-                    method, url, headers, content, expected, operation
+                    method,
+                    url,
+                    headers,
+                    content,
+                    expected,
+                    operation,
+                    respect_pause=not waited_for_throttle,
                 )
             except NotificationHubError as error:
                 attempt += 1
@@ -480,6 +733,10 @@ class AsyncNotificationHub:
                     raise
 
                 delay = compute_delay(error, attempt, self._retry, self._rng)
+                waited_for_throttle = isinstance(error, ThrottledError)
+                if waited_for_throttle:
+                    self._throttle_for(delay)
+
                 logger.info(
                     "%s: retry %d of %d in %.2fs after %s",
                     operation,
@@ -499,15 +756,28 @@ class AsyncNotificationHub:
         content: bytes | None,
         expected: frozenset[int],
         operation: str,
+        *,
+        respect_pause: bool,
     ) -> httpx.Response:
-        # The token is fetched per attempt so that a retry after a long wait never
-        # carries an expired one; the provider caches, so this is a dict lookup.
         async with self._limiter:
+            # Checked after the limiter, so that requests queued behind it when the
+            # hub throttled wait too (the task that was throttled already waited).
+            if respect_pause:
+                await self._wait_while_throttled()
+
+            # The hub may have been closed while this request waited its turn.
+            self._check_open()
+            # The token is fetched per attempt so that a retry after a long wait
+            # never carries an expired one; the provider caches it.
             headers["Authorization"] = self._tokens.token()
             request = self._client.build_request(
                 method, url, headers=headers, content=content
             )
             started = time.perf_counter()
+            on_request_sent = request_sent_hook.get()
+            if on_request_sent is not None:
+                on_request_sent()
+
             try:
                 response = await self._client.send(request)
             except httpx.HTTPError as exc:
@@ -533,6 +803,19 @@ class AsyncNotificationHub:
             return response
 
         raise self._service_error(response, operation)
+
+    def _throttle_for(self, delay: float) -> None:
+        # One throttled answer pauses every new request to this hub, so that a
+        # fan-out backs off as a whole instead of every task hammering the hub.
+        until = self._clock() + delay
+        if until > self._throttled_until:
+            self._throttled_until = until
+
+    async def _wait_while_throttled(self) -> None:
+        remaining = self._throttled_until - self._clock()
+        if remaining > 0:
+            # Jitter, so that the paused requests do not resume in lock-step.
+            await self._sleep(remaining + self._rng.uniform(0, min(1.0, remaining)))
 
     def _service_error(self, response: httpx.Response, operation: str) -> ServiceError:
         return error_from_response(
@@ -595,6 +878,21 @@ def _transport_error(exc: httpx.HTTPError, operation: str) -> TransportError:
     # A read error or a protocol error after the request was written: the service
     # may have received it.
     return TransportError(description, fate_unknown=True)
+
+
+def _merge_headers(*layers: Mapping[str, str]) -> dict[str, str]:
+    # Later layers win whatever the spelling: a notification's `user-agent`
+    # replaces ours instead of going out as a second User-Agent header.
+    merged: dict[str, str] = {}
+    for layer in layers:
+        for name, value in layer.items():
+            lowered = name.lower()
+            for existing in [key for key in merged if key.lower() == lowered]:
+                del merged[existing]
+
+            merged[name] = value
+
+    return merged
 
 
 def _send_result(response: httpx.Response, test: bool) -> SendResult:

@@ -26,6 +26,29 @@ _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization"})
 _MAX_DUMPED_BODY = 64 * 1024
 
 
+class _StderrFallbackHandler(logging.Handler):
+    """
+    Writes the dump to stderr, but only while no other handler would show it.
+
+    The check happens per record, so an application that configures logging after
+    creating a debug hub gets the dump once, through its own handlers. `sys.stderr`
+    is looked up per record too, so a later redirection is followed.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if _has_handlers(dump_logger, besides=self):
+            return
+
+        try:
+            sys.stderr.write(f"{self.format(record)}\n")
+        except (OSError, ValueError):
+            self.handleError(record)
+
+
+_stderr_fallback = _StderrFallbackHandler()
+_stderr_fallback.setFormatter(logging.Formatter("%(message)s"))
+
+
 def enable_dump() -> None:
     """
     Make the dump visible on stderr even when the application set up no logging.
@@ -34,12 +57,8 @@ def enable_dump() -> None:
     propagates to them instead, so it is not printed twice.
     """
     dump_logger.setLevel(logging.DEBUG)
-    if _has_handlers(dump_logger):
-        return
-
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    dump_logger.addHandler(handler)
+    if _stderr_fallback not in dump_logger.handlers:
+        dump_logger.addHandler(_stderr_fallback)
 
 
 def dump_exchange(
@@ -89,10 +108,10 @@ def _body_text(body: bytes) -> str:
     return text
 
 
-def _has_handlers(start: logging.Logger) -> bool:
+def _has_handlers(start: logging.Logger, besides: logging.Handler) -> bool:
     current: logging.Logger | None = start
     while current is not None:
-        if current.handlers:
+        if any(handler is not besides for handler in current.handlers):
             return True
 
         current = current.parent if current.propagate else None

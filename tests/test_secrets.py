@@ -1,0 +1,151 @@
+"""
+The canary: the SAS key, the token and its signature never leak anywhere.
+
+Every path a send can take (success, 401, 403, throttling with retries, 5xx, a
+transport error) is driven with DEBUG logging on for every logger and with debug
+hubs, and everything a person could ever see is swept for the secrets: log
+messages and their arguments, stderr, reprs and strs of the hub, results and
+exceptions, and formatted tracebacks with their chained causes.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from urllib.parse import quote, unquote
+
+import httpx
+import pytest
+
+from notifhub_async import (
+    AuthenticationError,
+    ConnectError,
+    ForbiddenError,
+    Notification,
+    NotificationHubError,
+    ServerError,
+    ThrottledError,
+)
+from tests.conftest import (
+    CANARY_KEY,
+    HubFactory,
+    RecordingHandler,
+    Reply,
+    error_body,
+    fail,
+    reply,
+)
+
+pytestmark = pytest.mark.asyncio
+
+# Each path: the replies the service gives, and the error the caller receives.
+PATHS: dict[str, tuple[list[Reply], type[NotificationHubError] | None]] = {
+    "success": ([reply(201, {"Location": "https://x/h/messages/id-9"})], None),
+    "401": (
+        [reply(401, {"TrackingId": "t"}, error_body(401, "bad sig"))],
+        AuthenticationError,
+    ),
+    "403": ([reply(403, {"TrackingId": "t"})], ForbiddenError),
+    "429-retried": ([reply(429, {"Retry-After": "1"})], ThrottledError),
+    "5xx": ([reply(500, {}, error_body(500, "oops"))], ServerError),
+    "connect-error": ([fail(httpx.ConnectError, "connection refused")], ConnectError),
+}
+
+
+def secret_forms(token: str) -> set[str]:
+    """The key, the token, and its signature raw and percent-encoded (any case)."""
+    fields = dict(part.split("=", 1) for part in token.split(" ", 1)[1].split("&"))
+    encoded_signature = fields["sig"]
+    raw_signature = unquote(encoded_signature)
+    forms = {
+        CANARY_KEY,
+        quote(CANARY_KEY, safe=""),
+        token,
+        raw_signature,
+        encoded_signature,
+        encoded_signature.lower(),
+        quote(raw_signature, safe="").lower(),
+    }
+    # The signature without base64 padding would still identify it.
+    forms.add(raw_signature.rstrip("="))
+    return forms
+
+
+def enable_debug_everywhere(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    names = set(logging.root.manager.loggerDict)
+    names |= {"httpx", "httpcore", "notifhub_async", "notifhub_async.dump"}
+    for name in sorted(names):
+        caplog.set_level(logging.DEBUG, logger=name)
+
+
+def exception_texts(error: BaseException) -> list[str]:
+    texts = [
+        repr(error),
+        str(error),
+        "".join(traceback.format_exception(error)),
+        repr(vars(error)),
+    ]
+    cause: BaseException | None = error.__cause__ or error.__context__
+    while cause is not None:
+        texts.extend([repr(cause), str(cause)])
+        cause = cause.__cause__ or cause.__context__
+
+    return texts
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug-hub"])
+@pytest.mark.parametrize("path", PATHS, ids=PATHS.keys())
+async def test_no_secret_anywhere(
+    path: str,
+    debug: bool,
+    make_hub: HubFactory,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    enable_debug_everywhere(caplog)
+    replies, expected_error = PATHS[path]
+    handler = RecordingHandler(*replies)
+    hub = make_hub(handler, debug=debug)
+    seen: list[str] = [repr(hub), str(hub)]
+
+    try:
+        result = await hub.send_notification(
+            Notification("apple", {"aps": {"alert": "canary"}}), ["a", "b"]
+        )
+    except NotificationHubError as error:
+        assert type(error) is expected_error
+        seen.extend(exception_texts(error))
+    else:
+        assert expected_error is None
+        seen.extend([repr(result), str(result)])
+
+    try:
+        await hub.send_direct_notification(Notification("gcm", {"data": {}}), "dev")
+    except NotificationHubError as error:
+        seen.extend(exception_texts(error))
+
+    for record in caplog.records:
+        seen.extend([record.getMessage(), repr(record.msg), repr(record.args)])
+        if record.exc_info and record.exc_info[1] is not None:
+            seen.extend(exception_texts(record.exc_info[1]))
+
+    seen.append(caplog.text)
+    captured = capfd.readouterr()
+    seen.extend([captured.out, captured.err])
+
+    assert handler.requests, "the path was not driven"
+    assert caplog.records, "nothing was logged, so nothing was swept"
+    if path in ("429-retried", "connect-error"):
+        # Both sends were retried: first attempt plus three retries each.
+        assert len(handler.requests) == 8
+
+    if debug:
+        # The sweep must cover a dump that shows the request headers.
+        assert any("[redacted]" in text for text in seen)
+
+    tokens = {request.headers["Authorization"] for request in handler.requests}
+    everything = "\n".join(seen)
+    for token in tokens:
+        for secret in secret_forms(token):
+            assert secret not in everything, f"a secret leaked ({len(secret)} chars)"
