@@ -770,9 +770,7 @@ class AsyncNotificationHub:
             # The token is fetched per attempt so that a retry after a long wait
             # never carries an expired one; the provider caches it.
             headers["Authorization"] = self._tokens.token()
-            request = self._client.build_request(
-                method, url, headers=headers, content=content
-            )
+            request = self._build_request(method, url, headers, content)
             started = time.perf_counter()
             on_request_sent = request_sent_hook.get()
             if on_request_sent is not None:
@@ -803,6 +801,22 @@ class AsyncNotificationHub:
             return response
 
         raise self._service_error(response, operation)
+
+    def _build_request(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: dict[str, str],
+        content: bytes | None,
+    ) -> httpx.Request:
+        if self._owns_client:
+            # Our own client has no default headers, cookies or base URL worth
+            # merging; skipping build_request saves about a third of httpx's
+            # per-request CPU (benchmarks/memory_send_many.py).
+            return httpx.Request(method, url, headers=headers, content=content)
+
+        # A caller's client may carry headers, cookies or auth of its own.
+        return self._client.build_request(method, url, headers=headers, content=content)
 
     def _throttle_for(self, delay: float) -> None:
         # One throttled answer pauses every new request to this hub, so that a

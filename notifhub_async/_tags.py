@@ -15,6 +15,7 @@ Grammar (whitespace allowed between tokens):
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 
@@ -101,8 +102,7 @@ def build_tag_expression(tags: str | Iterable[str] | None) -> str | None:
         if not tags.strip():
             return None
 
-        validate_tag_expression(tags)
-        return tags.strip()
+        return _checked_expression(tags)
 
     if isinstance(tags, bytes | bytearray):
         raise TagExpressionError("tags must be str, not bytes")
@@ -125,6 +125,14 @@ def build_tag_expression(tags: str | Iterable[str] | None) -> str | None:
         )
 
     return "||".join(unique)
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked_expression(expression: str) -> str:
+    # Fan-outs send the same few expressions thousands of times: parse each once.
+    # Failures raise, and lru_cache does not cache exceptions.
+    validate_tag_expression(expression)
+    return expression.strip()
 
 
 def validate_tag_expression(expression: str) -> None:
