@@ -107,14 +107,14 @@ class InstallationTemplate:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Installation:
     """
     One device installation.
 
     Args:
         installation_id: your id for the device (a UUID is typical).
-        platform: an `InstallationPlatform` or its name.
+        platform: an `InstallationPlatform` or its name, such as "apns".
         push_channel: the platform handle (APNs token, FCM token, WNS channel URI),
             or for `browser` a mapping with `endpoint`, `p256dh` and `auth`.
         tags: tags the device listens to.
@@ -141,20 +141,47 @@ class Installation:
     last_active_on: str | None = None
     last_update: str | None = None
 
-    def __post_init__(self) -> None:
-        check_installation_id(self.installation_id)
-        object.__setattr__(self, "platform", InstallationPlatform.parse(self.platform))
-        if isinstance(self.tags, str):
+    def __init__(
+        self,
+        installation_id: str,
+        platform: InstallationPlatform | str,
+        push_channel: str | Mapping[str, str],
+        tags: Iterable[str] = (),
+        user_id: str | None = None,
+        templates: Mapping[str, InstallationTemplate] | None = None,
+        push_variables: Mapping[str, str] | None = None,
+        push_channel_expired: bool | None = None,
+        expiration_time: str | None = None,
+        last_active_on: str | None = None,
+        last_update: str | None = None,
+    ) -> None:
+        check_installation_id(installation_id)
+        if isinstance(tags, str):
             raise InvalidNotificationError("tags must be a list of tags, not a str")
 
-        object.__setattr__(self, "tags", tuple(validate_tag(tag) for tag in self.tags))
-        if self.user_id is not None and not _USER_ID.fullmatch(self.user_id):
+        if user_id is not None and not _USER_ID.fullmatch(user_id):
             raise InvalidNotificationError(
                 "user_id may only use letters, digits and - _ @ # . : ="
             )
 
-        if not self.push_channel:
+        if not push_channel:
             raise InvalidNotificationError("push_channel must not be empty")
+
+        values = {
+            "installation_id": installation_id,
+            "platform": InstallationPlatform.parse(platform),
+            "push_channel": push_channel,
+            "tags": tuple(validate_tag(tag) for tag in tags),
+            "user_id": user_id,
+            "templates": dict(templates or {}),
+            "push_variables": dict(push_variables or {}),
+            "push_channel_expired": push_channel_expired,
+            "expiration_time": expiration_time,
+            "last_active_on": last_active_on,
+            "last_update": last_update,
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
 
     def to_json(self) -> dict[str, Any]:
         """The installation as the service's JSON (writable fields only)."""
