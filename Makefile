@@ -30,5 +30,9 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
+# The main job against the embedded emulator: no Azure account needed.
+demo: $(STAMP)
+	$(BIN)/python examples/demo.py
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
