@@ -51,6 +51,7 @@ from ._installation import (
     check_installation_id,
     patch_body,
 )
+from ._lanes import LanedTransport
 from ._logging import dump_exchange, enable_dump, logger
 from ._models import SendResult
 from ._notification import (
@@ -74,11 +75,12 @@ __all__ = [
 ]
 
 API_VERSION = "2020-06"
-# Measured in benchmarks/pool_sizes.py (see docs/performance.md): httpx's pool gets
-# slower per request as connections to one host grow, and keeping the number of
-# requests in flight at or below the number of connections means no request ever
-# waits inside httpx's pool (the source of PoolTimeout under large gathers).
-DEFAULT_MAX_CONNECTIONS = 16
+# Chosen by measurement (benchmarks/pool_sizes.py, docs/performance.md). Each
+# connection is a lane of its own (_lanes.py), so CPU per send does not grow with
+# the count, and lanes connect only when used: 64 keeps a 20 ms round trip from
+# capping throughput and costs nothing under light load. Requests in flight never
+# exceed it, so none ever waits inside httpx's pool (no PoolTimeout in big gathers).
+DEFAULT_MAX_CONNECTIONS = 64
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 # Idle connections are kept this long; Azure's load balancers drop idle ones later.
 _KEEPALIVE_EXPIRY = 30.0
@@ -859,7 +861,11 @@ def _build_client(
     # TODO: httpx has no connection maximum age, so a long-lived hub keeps talking to
     # an address that DNS no longer returns until its connections idle out.
     if transport == "httpx":
-        return httpx.AsyncClient(limits=limits, timeout=timeout, verify=verify)
+        # One single-connection pool per connection: see _lanes.py for why.
+        lanes = LanedTransport(
+            max_connections, verify=verify, keepalive_expiry=_KEEPALIVE_EXPIRY
+        )
+        return httpx.AsyncClient(transport=lanes, timeout=timeout)
 
     if transport == "aiohttp":
         try:
