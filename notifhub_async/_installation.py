@@ -8,13 +8,13 @@ background, so a read straight after a write may still see the old state.
 
 from __future__ import annotations
 
-import enum
 import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ._enums import WireName
 from ._errors import InvalidNotificationError, ResponseParseError
 from ._tags import validate_tag
 
@@ -30,7 +30,7 @@ _USER_ID = re.compile(r"[A-Za-z0-9_@#.:=\-]+")
 _MAX_ID_LENGTH = 256
 
 
-class InstallationPlatform(str, enum.Enum):
+class InstallationPlatform(WireName):
     """The `platform` values of installations (lower case, as the SDKs send them)."""
 
     APNS = "apns"
@@ -43,29 +43,9 @@ class InstallationPlatform(str, enum.Enum):
     BROWSER = "browser"
     XIAOMI = "xiaomi"
 
-    def __str__(self) -> str:
-        return self.value
-
     @classmethod
-    def parse(cls, value: InstallationPlatform | str) -> InstallationPlatform:
-        """
-        Accept a member or its name in any case (the docs write `APNS`, `FcmV1`).
-
-        Raises:
-            InvalidNotificationError: an unknown platform.
-        """
-        if isinstance(value, cls):
-            return value
-
-        if isinstance(value, str):
-            for member in cls:
-                if member.value == value.strip().lower():
-                    return member
-
-        known = ", ".join(member.value for member in cls)
-        raise InvalidNotificationError(
-            f"unknown installation platform {value!r}; use one of: {known}"
-        )
+    def _describe(cls) -> str:
+        return "installation platform"
 
 
 @dataclass(frozen=True, slots=True)

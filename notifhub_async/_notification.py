@@ -8,7 +8,6 @@ audiences reuses its body and headers.
 
 from __future__ import annotations
 
-import enum
 import json
 import re
 import uuid
@@ -17,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+from ._enums import WireName
 from ._errors import (
     InvalidNotificationError,
     PayloadTooLargeError,
@@ -70,7 +70,7 @@ _RESERVED_HEADERS = frozenset(
 )
 
 
-class NotificationFormat(str, enum.Enum):
+class NotificationFormat(WireName):
     """The `ServiceBusNotification-Format` values (wire spec §4.2)."""
 
     APPLE = "apple"
@@ -84,32 +84,11 @@ class NotificationFormat(str, enum.Enum):
     BROWSER = "browser"
     XIAOMI = "xiaomi"
 
-    def __str__(self) -> str:
-        return self.value
-
     @classmethod
-    def parse(cls, value: NotificationFormat | str) -> NotificationFormat:
-        """
-        Accept an enum member or its wire name in any case (`fcmV1` is `fcmv1`).
-
-        Raises:
-            InvalidNotificationError: not one of the known formats.
-        """
-        if isinstance(value, cls):
-            return value
-
-        if isinstance(value, str):
-            member = _FORMAT_BY_NAME.get(value.strip().lower())
-            if member is not None:
-                return member
-
-        known = ", ".join(member.value for member in cls)
-        raise InvalidNotificationError(
-            f"unknown notification format {value!r}; use one of: {known}"
-        )
+    def _describe(cls) -> str:
+        return "notification format"
 
 
-_FORMAT_BY_NAME = {member.value: member for member in NotificationFormat}
 _XML_FORMATS = frozenset({NotificationFormat.WINDOWS, NotificationFormat.WINDOWS_PHONE})
 
 

@@ -18,6 +18,7 @@ import pytest_asyncio
 import respx
 
 from notifhub_async import AsyncNotificationHub, RetryPolicy, _auth
+from tests._loopback import CountingServer
 from tests.conftest import (
     CONNECTION_STRING,
     HUB_NAME,
@@ -154,62 +155,9 @@ async def test_own_client_limit_follows_max_connections() -> None:
     assert gate.max_in_flight == limit
 
 
-class LoopbackServer:
-    """
-    A tiny HTTP/1.1 server on 127.0.0.1 that answers every request with 201.
-
-    Counts the connections it accepted and the most it held open at once, so a
-    test can check the hub's real connection pool against its configuration.
-    """
-
-    def __init__(self) -> None:
-        self.connections = 0
-        self.open_connections = 0
-        self.max_open_connections = 0
-        self.requests = 0
-        self.port = 0
-        self._server: asyncio.Server | None = None
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
-
-    async def _serve(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        self.connections += 1
-        self.open_connections += 1
-        self.max_open_connections = max(
-            self.max_open_connections, self.open_connections
-        )
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-
-                await reader.readexactly(length)
-                self.requests += 1
-                writer.write(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            self.open_connections -= 1
-            writer.close()
-
-
 @pytest_asyncio.fixture
-async def loopback() -> AsyncIterator[LoopbackServer]:
-    server = LoopbackServer()
+async def loopback() -> AsyncIterator[CountingServer]:
+    server = CountingServer()
     await server.start()
     yield server
     await server.stop()
@@ -217,7 +165,7 @@ async def loopback() -> AsyncIterator[LoopbackServer]:
 
 @pytest.mark.asyncio
 async def test_real_pool_large_gather_without_pool_timeout(
-    loopback: LoopbackServer,
+    loopback: CountingServer,
 ) -> None:
     total, limit = 400, 4
     connection_string = (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import anyio
@@ -11,67 +10,9 @@ import pytest
 import pytest_asyncio
 
 from notifhub_async._lanes import LanedTransport
+from tests._loopback import CountingServer
 
 pytestmark = pytest.mark.asyncio
-
-
-class CountingServer:
-    """
-    HTTP/1.1 on 127.0.0.1 answering 201; counts connections and concurrency.
-
-    A request whose path starts with /hold waits until `release` is set; one whose
-    path starts with /drop closes the connection without answering.
-    """
-
-    def __init__(self) -> None:
-        self.connections = 0
-        self.requests = 0
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.holding = 0
-        self.release = asyncio.Event()
-        self.all_held = asyncio.Event()
-        self.expected_holds = 0
-        self.port = 0
-        self._server: asyncio.Server | None = None
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
-
-    async def _serve(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        self.connections += 1
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                path = head.split(b" ", 2)[1]
-                self.requests += 1
-                if path.startswith(b"/drop"):
-                    return
-
-                self.in_flight += 1
-                self.max_in_flight = max(self.max_in_flight, self.in_flight)
-                if path.startswith(b"/hold"):
-                    self.holding += 1
-                    if self.holding == self.expected_holds:
-                        self.all_held.set()
-
-                    await self.release.wait()
-
-                self.in_flight -= 1
-                writer.write(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok")
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
 
 
 @pytest_asyncio.fixture
