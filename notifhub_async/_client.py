@@ -17,7 +17,7 @@ import ssl
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 from urllib.parse import quote, urlsplit
 
 import anyio
@@ -34,12 +34,10 @@ from ._bulk import (
 )
 from ._connection_string import parse_connection_string, resolve_hub_name
 from ._errors import (
-    ConnectError,
     HubClosedError,
     InvalidNotificationError,
     NotFoundError,
     NotificationHubError,
-    RequestTimeoutError,
     ServiceError,
     ThrottledError,
     TransportError,
@@ -51,7 +49,6 @@ from ._installation import (
     check_installation_id,
     patch_body,
 )
-from ._lanes import LanedTransport
 from ._logging import dump_exchange, enable_dump, logger
 from ._models import SendResult
 from ._notification import (
@@ -63,6 +60,7 @@ from ._notification import (
 )
 from ._retry import RetryPolicy, compute_delay, parse_retry_after, should_retry
 from ._tags import build_tag_expression
+from ._transport import AiohttpExchange, Exchange, HttpxExchange, Reply
 from ._version import __version__
 from ._xml import parse_error_detail, parse_notification_outcome
 
@@ -82,8 +80,6 @@ API_VERSION = "2020-06"
 # exceed it, so none ever waits inside httpx's pool (no PoolTimeout in big gathers).
 DEFAULT_MAX_CONNECTIONS = 64
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
-# Idle connections are kept this long; Azure's load balancers drop idle ones later.
-_KEEPALIVE_EXPIRY = 30.0
 
 Tags: TypeAlias = "str | Iterable[str] | None"
 Transport: TypeAlias = Literal["httpx", "aiohttp"]
@@ -185,16 +181,17 @@ class AsyncNotificationHub:
         self._max_concurrency = concurrency
         self._closed = False
         self._throttled_until = 0.0
-        self._owns_client = http_client is None
-        self._client = http_client or _build_client(
-            max_connections, timeout, verify, transport
+        self._exchange = _build_exchange(
+            http_client, max_connections, timeout, verify, transport
         )
         self._headers = {"User-Agent": _USER_AGENT}
+        # The fixed URLs are parsed once, not on every send.
         messages = f"{self._hub_url}/messages/?api-version={API_VERSION}"
-        self._send_url = httpx.URL(messages)
-        self._test_send_url = httpx.URL(f"{messages}&test")
-        self._direct_send_url = httpx.URL(f"{messages}&direct")
-        self._batch_send_url = httpx.URL(
+        prepare = self._exchange.prepare_url
+        self._send_url = prepare(messages)
+        self._test_send_url = prepare(f"{messages}&test")
+        self._direct_send_url = prepare(f"{messages}&direct")
+        self._batch_send_url = prepare(
             f"{self._hub_url}/messages/$batch?api-version={API_VERSION}&direct"
         )
         if self._debug:
@@ -226,8 +223,7 @@ class AsyncNotificationHub:
             return
 
         self._closed = True
-        if self._owns_client:
-            await self._client.aclose()
+        await self._exchange.aclose()
 
     @property
     def closed(self) -> bool:
@@ -693,9 +689,9 @@ class AsyncNotificationHub:
         except NotFoundError:
             return
 
-    def _installation_url(self, installation_id: str) -> httpx.URL:
+    def _installation_url(self, installation_id: str) -> Any:
         quoted = quote(check_installation_id(installation_id), safe="")
-        return httpx.URL(
+        return self._exchange.prepare_url(
             f"{self._hub_url}/installations/{quoted}?api-version={API_VERSION}"
         )
 
@@ -704,14 +700,14 @@ class AsyncNotificationHub:
     async def _request(
         self,
         method: str,
-        url: httpx.URL,
+        url: Any,
         headers: dict[str, str],
         content: bytes | None,
         *,
         expected: frozenset[int],
         idempotent: bool,
         operation: str,
-    ) -> httpx.Response:
+    ) -> Reply:
         """Send with retries; return the response or raise a NotificationHubError."""
         self._check_open()
         attempt = 0
@@ -753,14 +749,14 @@ class AsyncNotificationHub:
     async def _attempt(
         self,
         method: str,
-        url: httpx.URL,
+        url: Any,
         headers: dict[str, str],
         content: bytes | None,
         expected: frozenset[int],
         operation: str,
         *,
         respect_pause: bool,
-    ) -> httpx.Response:
+    ) -> Reply:
         async with self._limiter:
             # Checked after the limiter, so that requests queued behind it when the
             # hub throttled wait too (the task that was throttled already waited).
@@ -772,53 +768,38 @@ class AsyncNotificationHub:
             # The token is fetched per attempt so that a retry after a long wait
             # never carries an expired one; the provider caches it.
             headers["Authorization"] = self._tokens.token()
-            request = self._build_request(method, url, headers, content)
             started = time.perf_counter()
             on_request_sent = request_sent_hook.get()
             if on_request_sent is not None:
                 on_request_sent()
 
             try:
-                response = await self._client.send(request)
-            except httpx.HTTPError as exc:
+                reply = await self._exchange.send(
+                    method, url, headers, content, operation
+                )
+            except TransportError as error:
                 if self._debug:
-                    dump_exchange(request, None, exc)
+                    dump_exchange(method, str(url), headers, content, None, error)
 
-                raise _transport_error(exc, operation) from exc
+                raise
 
         if self._debug:
-            dump_exchange(request, response)
+            dump_exchange(method, str(url), headers, content, reply)
 
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s %s -> %d in %.1f ms (TrackingId %s)",
                 method,
-                url.path,
-                response.status_code,
+                urlsplit(str(url)).path,
+                reply.status_code,
                 (time.perf_counter() - started) * 1000,
-                response.headers.get("TrackingId"),
+                reply.headers.get("TrackingId"),
             )
 
-        if response.status_code in expected:
-            return response
+        if reply.status_code in expected:
+            return reply
 
-        raise self._service_error(response, operation)
-
-    def _build_request(
-        self,
-        method: str,
-        url: httpx.URL,
-        headers: dict[str, str],
-        content: bytes | None,
-    ) -> httpx.Request:
-        if self._owns_client:
-            # Our own client has no default headers, cookies or base URL worth
-            # merging; skipping build_request saves about a third of httpx's
-            # per-request CPU (benchmarks/memory_send_many.py).
-            return httpx.Request(method, url, headers=headers, content=content)
-
-        # A caller's client may carry headers, cookies or auth of its own.
-        return self._client.build_request(method, url, headers=headers, content=content)
+        raise self._service_error(reply, operation)
 
     def _throttle_for(self, delay: float) -> None:
         # One throttled answer pauses every new request to this hub, so that a
@@ -833,7 +814,7 @@ class AsyncNotificationHub:
             # Jitter, so that the paused requests do not resume in lock-step.
             await self._sleep(remaining + self._rng.uniform(0, min(1.0, remaining)))
 
-    def _service_error(self, response: httpx.Response, operation: str) -> ServiceError:
+    def _service_error(self, response: Reply, operation: str) -> ServiceError:
         return error_from_response(
             response.status_code,
             response.headers,
@@ -847,75 +828,47 @@ class AsyncNotificationHub:
             raise HubClosedError(f"{self!r} is closed")
 
 
-def _build_client(
+def _build_exchange(
+    http_client: httpx.AsyncClient | None,
     max_connections: int,
     timeout: httpx.Timeout,
     verify: ssl.SSLContext | bool,
     transport: Transport,
-) -> httpx.AsyncClient:
-    limits = httpx.Limits(
-        max_connections=max_connections,
-        max_keepalive_connections=max_connections,
-        keepalive_expiry=_KEEPALIVE_EXPIRY,
-    )
-    # TODO: httpx has no connection maximum age, so a long-lived hub keeps talking to
-    # an address that DNS no longer returns until its connections idle out.
+) -> Exchange:
+    if http_client is not None:
+        return HttpxExchange(http_client, owned=False)
+
+    # TODO: neither transport has a connection maximum age, so a long-lived hub
+    # keeps talking to an address that DNS no longer returns until its connections
+    # idle out (30 s without traffic).
     if transport == "httpx":
-        # One single-connection pool per connection: see _lanes.py for why.
-        lanes = LanedTransport(
-            max_connections, verify=verify, keepalive_expiry=_KEEPALIVE_EXPIRY
-        )
-        return httpx.AsyncClient(transport=lanes, timeout=timeout)
+        return HttpxExchange.build(max_connections, timeout, verify)
 
     if transport == "aiohttp":
-        try:
-            from httpx_aiohttp import AiohttpTransport
-        except ImportError as exc:
-            raise ImportError(
-                'transport="aiohttp" needs the extra: pip install '
-                "'notifhub-async[aiohttp]'"
-            ) from exc
-
-        return httpx.AsyncClient(
-            transport=AiohttpTransport(verify=verify, limits=limits),
-            timeout=timeout,
-        )
+        return AiohttpExchange(max_connections, timeout, verify)
 
     raise ValueError(f"transport must be 'httpx' or 'aiohttp', not {transport!r}")
-
-
-def _transport_error(exc: httpx.HTTPError, operation: str) -> TransportError:
-    description = f"{operation} failed: {type(exc).__name__}: {exc}"
-    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
-        return RequestTimeoutError(description, fate_unknown=False)
-
-    if isinstance(exc, httpx.TimeoutException):
-        return RequestTimeoutError(description, fate_unknown=True)
-
-    if isinstance(exc, httpx.ConnectError):
-        return ConnectError(description)
-
-    # A read error or a protocol error after the request was written: the service
-    # may have received it.
-    return TransportError(description, fate_unknown=True)
 
 
 def _merge_headers(*layers: Mapping[str, str]) -> dict[str, str]:
     # Later layers win whatever the spelling: a notification's `user-agent`
     # replaces ours instead of going out as a second User-Agent header.
     merged: dict[str, str] = {}
+    spelling: dict[str, str] = {}
     for layer in layers:
         for name, value in layer.items():
             lowered = name.lower()
-            for existing in [key for key in merged if key.lower() == lowered]:
-                del merged[existing]
+            previous = spelling.get(lowered)
+            if previous is not None and previous != name:
+                del merged[previous]
 
+            spelling[lowered] = name
             merged[name] = value
 
     return merged
 
 
-def _send_result(response: httpx.Response, test: bool) -> SendResult:
+def _send_result(response: Reply, test: bool) -> SendResult:
     location = response.headers.get("Location")
     outcome = None
     if test and response.content.strip():

@@ -13,8 +13,10 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-import httpx
+if TYPE_CHECKING:
+    from ._transport import Reply
 
 __all__ = ["dump_exchange", "enable_dump", "logger"]
 
@@ -62,23 +64,26 @@ def enable_dump() -> None:
 
 
 def dump_exchange(
-    request: httpx.Request,
-    response: httpx.Response | None,
+    method: str,
+    url: str,
+    request_headers: Mapping[str, str],
+    request_body: bytes | None,
+    reply: Reply | None,
     error: BaseException | None = None,
 ) -> None:
     """Write one request and its response (or failure) to the dump logger."""
     if not dump_logger.isEnabledFor(logging.DEBUG):
         return
 
-    lines = [f"--> {request.method} {request.url}"]
-    lines.extend(_header_lines(request.headers))
+    lines = [f"--> {method} {url}"]
+    lines.extend(_header_lines(request_headers))
     lines.append("")
-    lines.append(_body_text(request.content))
-    if response is not None:
-        lines.append(f"<-- {response.status_code} {response.reason_phrase}")
-        lines.extend(_header_lines(response.headers))
+    lines.append(_body_text(request_body or b""))
+    if reply is not None:
+        lines.append(f"<-- {reply.status_code} {reply.reason_phrase}")
+        lines.extend(_header_lines(reply.headers))
         lines.append("")
-        lines.append(_body_text(response.content))
+        lines.append(_body_text(reply.content))
     elif error is not None:
         lines.append(f"<-- no response: {type(error).__name__}: {error}")
 
@@ -93,7 +98,7 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def _header_lines(headers: httpx.Headers) -> list[str]:
+def _header_lines(headers: Mapping[str, str]) -> list[str]:
     return [f"{name}: {value}" for name, value in redact_headers(headers).items()]
 
 

@@ -15,8 +15,13 @@ class CountingServer:
 
     def __init__(self) -> None:
         self.connections = 0
+        # The request line and headers of every request, in arrival order.
+        self.heads: list[bytes] = []
         self.open_connections = 0
         self.max_open_connections = 0
+        # Set whenever no connection is open.
+        self.no_connections = asyncio.Event()
+        self.no_connections.set()
         self.requests = 0
         self.in_flight = 0
         self.max_in_flight = 0
@@ -41,12 +46,14 @@ class CountingServer:
     ) -> None:
         self.connections += 1
         self.open_connections += 1
+        self.no_connections.clear()
         self.max_open_connections = max(
             self.max_open_connections, self.open_connections
         )
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
+                self.heads.append(head)
                 path = head.split(b" ", 2)[1]
                 await reader.readexactly(_content_length(head))
                 self.requests += 1
@@ -69,6 +76,9 @@ class CountingServer:
             pass
         finally:
             self.open_connections -= 1
+            if not self.open_connections:
+                self.no_connections.set()
+
             writer.close()
 
 

@@ -36,10 +36,12 @@ from notifhub_async import (
     TagExpressionError,
     ThrottledError,
 )
+from tests._loopback import CountingServer
 from tests.conftest import (
     CANARY_KEY,
     CONNECTION_STRING,
     HUB_NAME,
+    KEY_NAME,
     MESSAGES_URL,
     NAMESPACE,
     HubFactory,
@@ -769,16 +771,24 @@ async def test_unreadable_error_body_keeps_status(make_hub: HubFactory) -> None:
 # -- lifecycle -----------------------------------------------------------------
 
 
-async def test_async_with_closes_own_client() -> None:
-    async with respx.mock(assert_all_called=True) as router:
-        router.post(MESSAGES_URL).mock(return_value=httpx.Response(201))
-        async with AsyncNotificationHub(CONNECTION_STRING, HUB_NAME) as hub:
+async def test_async_with_closes_own_connections() -> None:
+    server = CountingServer()
+    await server.start()
+    try:
+        connection_string = (
+            f"Endpoint=http://127.0.0.1:{server.port}/;"
+            f"SharedAccessKeyName={KEY_NAME};SharedAccessKey=loopback-key"
+        )
+        async with AsyncNotificationHub(connection_string, HUB_NAME) as hub:
             await hub.send_gcm_notification({"data": {}})
-            own_client = hub._client
-            assert not own_client.is_closed
+            assert server.open_connections == 1
 
-    assert hub.closed
-    assert own_client.is_closed
+        assert hub.closed
+        # The server sees the hub's kept-alive connection end when the hub closes.
+        with anyio.fail_after(5):
+            await server.no_connections.wait()
+    finally:
+        await server.stop()
 
 
 async def test_caller_client_is_used_and_not_closed() -> None:
@@ -849,7 +859,8 @@ async def test_aclose_is_idempotent() -> None:
     await hub.aclose()
 
     assert hub.closed
-    assert hub._client.is_closed
+    with pytest.raises(HubClosedError):
+        await hub.send_gcm_notification({"data": {}})
 
 
 async def test_repr_shows_namespace_and_hub_only(make_hub: HubFactory) -> None:
