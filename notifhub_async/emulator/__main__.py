@@ -96,8 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _announce_and_wait(server: EmulatorServer) -> None:
     # Listen for signals before announcing anything, so that a signal sent the
     # moment the connection strings appear already finds its handler.
-    # TODO: Windows has no asyncio signal handlers; there Ctrl-C ends the process
-    # with a KeyboardInterrupt traceback instead of a clean exit.
+    # TODO: Windows lacks asyncio signal handlers, so Ctrl-C there ends in a traceback
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         _announce(server)
         async for _ in signals:

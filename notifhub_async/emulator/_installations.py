@@ -81,8 +81,7 @@ def validate_installation(document: object, installation_id: str) -> dict[str, A
         installation, "pushVariables", document.get("pushVariables"), _variables
     )
     _set_optional(installation, "templates", document.get("templates"), _templates)
-    # TODO: secondary tiles (WNS only) are stored as sent, without validation, and
-    # never receive sends.
+    # TODO: WNS secondary tiles are stored unvalidated and never sent to (rarely used)
     _set_optional(
         installation, "secondaryTiles", document.get("secondaryTiles"), _object
     )

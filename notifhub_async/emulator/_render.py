@@ -55,8 +55,7 @@ def template_properties(document: Mapping[str, Any]) -> dict[str, str]:
     return properties
 
 
-# TODO: pushVariables of registrations and installations are stored but never
-# substituted; only the send's own properties fill a template in.
+# TODO: pushVariables are stored but not substituted: only send properties fill in
 def render_template(template: str, properties: Mapping[str, str]) -> str:
     """
     Fill a template body in with `properties` (names already case-folded).

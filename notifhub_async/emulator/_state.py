@@ -42,8 +42,7 @@ class EmulatorState:
 
     def record(self, notification: RecordedNotification) -> None:
         """Remember an accepted notification."""
-        # TODO: records are kept without bound; a long-running emulator under load
-        # grows until clear_records() or DELETE /_emulator/records.
+        # TODO: records grow without bound until cleared: fine for tests, not soaks
         with self._lock:
             self._records.append(notification)
 
