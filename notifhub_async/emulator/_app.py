@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
@@ -174,6 +174,14 @@ class Emulator:
             await self._app(scope, receive, send)
             return
 
+        try:
+            await self._serve_api(scope, receive, send)
+        except ClientDisconnect:
+            # The client left (for example during injected latency): there is nobody
+            # to answer, and it is no error of the emulator's.
+            return
+
+    async def _serve_api(self, scope: Scope, receive: Receive, send: Send) -> None:
         tracking = str(uuid.uuid4())
         scope = {**scope, "state": {**scope.get("state", {}), "tracking_id": tracking}}
         send = _with_tracking_headers(send, tracking)
