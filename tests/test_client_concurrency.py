@@ -163,11 +163,12 @@ async def loopback() -> AsyncIterator[CountingServer]:
     await server.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.asyncio
 async def test_real_pool_large_gather_without_pool_timeout(
     loopback: CountingServer,
 ) -> None:
-    total, limit = 400, 4
+    total, limit = 10_000, 4
     connection_string = (
         f"Endpoint=http://127.0.0.1:{loopback.port}/;"
         f"SharedAccessKeyName={KEY_NAME};SharedAccessKey=loopback-key"
