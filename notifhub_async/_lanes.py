@@ -47,7 +47,7 @@ class LanedTransport(httpx.AsyncBaseTransport):
         ]
         # The most recently released lane is at the end: its connection is warm.
         self._free = list(reversed(self._lanes))
-        self._available = anyio.Semaphore(lanes)
+        self._available = anyio.Semaphore(lanes, fast_acquire=True)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await self._available.acquire()

@@ -880,3 +880,32 @@ async def test_third_positional_argument_is_debug() -> None:
         assert hub.namespace == NAMESPACE
     finally:
         await hub.aclose()
+
+
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [
+        pytest.param(
+            "https://ns.servicebus.windows.net/hub/messages/abc?api-version=2020-06",
+            "abc",
+            id="send",
+        ),
+        pytest.param(
+            "https://ns/hub/messages/$batch/b755?api-version=2017-04&direct",
+            "b755",
+            id="batch",
+        ),
+        pytest.param("https://ns/hub/messages/abc/", "abc", id="trailing-slash"),
+        pytest.param("https://ns/hub/messages/abc#part", "abc", id="fragment"),
+        pytest.param("/hub/messages/xyz", "xyz", id="relative"),
+        pytest.param("https://ns/", None, id="bare-host-slash"),
+        pytest.param("https://ns", None, id="bare-host"),
+        pytest.param("", None, id="empty"),
+    ],
+)
+async def test_notification_id_is_the_last_path_segment(
+    location: str, expected: str | None
+) -> None:
+    from notifhub_async._client import _notification_id
+
+    assert _notification_id(location) == expected
