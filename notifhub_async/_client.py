@@ -765,15 +765,19 @@ class AsyncNotificationHub:
         async with self._limiter:
             # Checked after the limiter, so that requests queued behind it when the
             # hub throttled wait too (the task that was throttled already waited).
-            if respect_pause:
+            # Tested inline: most sends find no pause, and skip a coroutine.
+            if respect_pause and self._throttled_until > self._clock():
                 await self._wait_while_throttled()
 
             # The hub may have been closed while this request waited its turn.
-            self._check_open()
+            if self._closed:
+                self._check_open()
+
             # The token is fetched per attempt so that a retry after a long wait
             # never carries an expired one; the provider caches it.
             headers["Authorization"] = self._tokens.token()
-            started = time.perf_counter()
+            log_debug = logger.isEnabledFor(logging.DEBUG)
+            started = time.perf_counter() if log_debug else 0.0
             on_request_sent = request_sent_hook.get()
             if on_request_sent is not None:
                 on_request_sent()
@@ -791,7 +795,7 @@ class AsyncNotificationHub:
         if self._debug:
             dump_exchange(method, str(url), headers, content, reply)
 
-        if logger.isEnabledFor(logging.DEBUG):
+        if log_debug:
             logger.debug(
                 "%s %s -> %d in %.1f ms (TrackingId %s)",
                 method,

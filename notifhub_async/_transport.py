@@ -153,11 +153,12 @@ class AiohttpExchange:
         self._aiohttp = aiohttp
         self._max_connections = max_connections
         self._verify = verify
+        # No `connect` timeout: aiohttp arms it on every request, pooled connection
+        # or not. `sock_connect` bounds opening a connection; a wait for a free one
+        # (only when max_concurrency exceeds max_connections) ends as running
+        # requests finish, each bounded by `sock_read`.
         self._timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=timeout.connect,
-            sock_connect=timeout.connect,
-            sock_read=timeout.read,
+            total=None, sock_connect=timeout.connect, sock_read=timeout.read
         )
         self._session: aiohttp.ClientSession | None = None
 

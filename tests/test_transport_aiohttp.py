@@ -8,12 +8,14 @@ import time
 from collections.abc import Iterator
 
 import anyio
+import httpx
 import pytest
 
 from notifhub_async import (
     AsyncNotificationHub,
     AuthenticationError,
     ConnectError,
+    RequestTimeoutError,
     RetryPolicy,
     ThrottledError,
     TransportError,
@@ -203,6 +205,33 @@ async def test_a_refused_connection_is_retried_then_a_connect_error() -> None:
 
     assert not caught.value.fate_unknown
     assert len(sleep.delays) == 2
+
+
+@pytest.mark.asyncio
+async def test_a_read_timeout_is_an_unknown_fate_not_resent() -> None:
+    # The server reads the request and never answers until released.
+    server = CountingServer()
+    await server.start()
+    sleep = RecordingSleep()
+    hub = AsyncNotificationHub(
+        f"Endpoint=http://127.0.0.1:{server.port}/;"
+        "SharedAccessKeyName=a;SharedAccessKey=b",
+        "hold",
+        transport="aiohttp",
+        timeout=httpx.Timeout(5.0, read=0.2),
+        sleep=sleep,
+    )
+    try:
+        async with hub:
+            with pytest.raises(RequestTimeoutError) as caught:
+                await hub.send_apple_notification(ALERT)
+    finally:
+        server.release.set()
+        await server.stop()
+
+    assert caught.value.fate_unknown
+    assert server.requests == 1
+    assert sleep.delays == []
 
 
 @pytest.mark.asyncio
