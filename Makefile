@@ -34,5 +34,9 @@ check: lint typecheck test
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
+# The comparison of clients with the target ratios (benchmarks/README.md lists the rest).
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.clients
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
