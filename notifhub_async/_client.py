@@ -189,6 +189,8 @@ class AsyncNotificationHub:
         self._exchange = _build_exchange(
             http_client, max_connections, timeout, verify, transport
         )
+        # The only header every request shares. Notification canonicalises a
+        # caller's user-agent to this spelling, so a dict merge lets it win.
         self._headers = {"User-Agent": _USER_AGENT}
         # The fixed URLs are parsed once, not on every send.
         messages = f"{self._hub_url}/messages/?api-version={API_VERSION}"
@@ -290,7 +292,7 @@ class AsyncNotificationHub:
 
         tag_expression = build_tag_expression(tags)
         test = test_send or self._debug
-        headers = _merge_headers(self._headers, notification.wire_headers)
+        headers = {**self._headers, **notification.wire_headers}
         if tag_expression is not None:
             headers["ServiceBusNotification-Tags"] = tag_expression
 
@@ -319,15 +321,13 @@ class AsyncNotificationHub:
             InvalidNotificationError: a template notification or an unusable handle.
             ServiceError, TransportError: as for `send_notification`.
         """
-        headers = _merge_headers(
-            self._headers,
-            notification.wire_headers,
-            {
-                "ServiceBusNotification-DeviceHandle": _check_handle(
-                    notification, device_handle
-                )
-            },
-        )
+        headers = {
+            **self._headers,
+            **notification.wire_headers,
+            "ServiceBusNotification-DeviceHandle": _check_handle(
+                notification, device_handle
+            ),
+        }
         response = await self._request(
             "POST",
             self._direct_send_url,
@@ -387,7 +387,7 @@ class AsyncNotificationHub:
             [_check_handle(notification, handle) for handle in device_handles],
         )
         # Platform headers (X-WNS-Type, apns-*) go on the outer request (spec §4.7).
-        headers = _merge_headers(self._headers, notification.wire_headers)
+        headers = {**self._headers, **notification.wire_headers}
         headers["Content-Type"] = content_type
         response = await self._request(
             "POST",
@@ -855,24 +855,6 @@ def _build_exchange(
         return AiohttpExchange(max_connections, timeout, verify)
 
     raise ValueError(f"transport must be 'httpx' or 'aiohttp', not {transport!r}")
-
-
-def _merge_headers(*layers: Mapping[str, str]) -> dict[str, str]:
-    # Later layers win whatever the spelling: a notification's `user-agent`
-    # replaces ours instead of going out as a second User-Agent header.
-    merged: dict[str, str] = {}
-    spelling: dict[str, str] = {}
-    for layer in layers:
-        for name, value in layer.items():
-            lowered = name.lower()
-            previous = spelling.get(lowered)
-            if previous is not None and previous != name:
-                del merged[previous]
-
-            spelling[lowered] = name
-            merged[name] = value
-
-    return merged
 
 
 def _send_result(response: Reply, test: bool) -> SendResult:

@@ -238,6 +238,11 @@ def _check_headers(headers: Mapping[str, str]) -> dict[str, str]:
         if _header(checked, name) is not None:
             raise InvalidNotificationError(f"header {name} is given twice")
 
+        # One spelling of the one header the client also sets, so that the client
+        # merges with a plain dict update and the caller's value wins.
+        if name.lower() == "user-agent":
+            name = "User-Agent"
+
         # HTTP ignores whitespace around a value, and h11 refuses to send it.
         checked[name] = value.strip(" \t")
 

@@ -212,8 +212,8 @@ class AiohttpExchange:
         aiohttp = self._aiohttp
         connector = aiohttp.TCPConnector(
             ssl=self._verify,
+            # A hub talks to one host: no per-host limit to account for as well.
             limit=self._max_connections,
-            limit_per_host=self._max_connections,
             keepalive_timeout=KEEPALIVE_EXPIRY,
         )
         self._session = aiohttp.ClientSession(
