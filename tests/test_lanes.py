@@ -108,3 +108,11 @@ async def test_a_streamed_response_holds_its_lane_until_closed(
 async def test_needs_a_lane() -> None:
     with pytest.raises(ValueError, match="at least one lane"):
         LanedTransport(0, verify=True, keepalive_expiry=5)
+
+
+async def test_every_lane_shares_one_ssl_context() -> None:
+    # Loading the CA bundle once per lane made a default hub (64 lanes) cost over a
+    # second of CPU to create, blocking the event loop it was created in.
+    transport = LanedTransport(64, verify=True, keepalive_expiry=30)
+    contexts = {id(lane._pool._ssl_context) for lane in transport._lanes}
+    assert len(contexts) == 1
