@@ -637,6 +637,45 @@ async def test_template_sends_render_each_matching_template(harness: Harness) ->
     assert [target.template_name for target in record.targets] == ["silent"]
 
 
+async def test_push_variables_fill_in_what_the_send_does_not_carry(
+    harness: Harness,
+) -> None:
+    await put_installation(
+        harness,
+        installation(
+            "pv",
+            "apns",
+            tags=["fans"],
+            pushVariables={"Name": "Bob", "team": "Reds"},
+            templates={"hello": {"body": '{"aps":{"alert":"$(name) $(msg) $(team)"}}'}},
+        ),
+    )
+    wns_template = (
+        f'<entry xmlns="http://www.w3.org/2005/Atom"><content type="application/xml">'
+        f'<WindowsTemplateRegistrationDescription xmlns="{NH_NAMESPACE}">'
+        '<Tags>fans</Tags><PushVariables>{"name":"Ann"}</PushVariables>'
+        "<ChannelUri>https://wns.example/c</ChannelUri>"
+        "<BodyTemplate><![CDATA[<toast>$(name): $(msg)</toast>]]></BodyTemplate>"
+        "<WnsHeaders><WnsHeader><Header>X-WNS-Type</Header><Value>wns/toast</Value>"
+        "</WnsHeader></WnsHeaders>"
+        "</WindowsTemplateRegistrationDescription></content></entry>"
+    )
+    response = await harness.call(
+        "POST", f"{HUB}/registrations?{API}", content=wns_template
+    )
+    assert response.status_code == 200, response.text
+
+    hub = harness.hub()
+    # The send's own property wins over the device's push variable of that name.
+    await hub.send_template_notification({"msg": "hi", "TEAM": "Blues"}, "fans")
+    [record] = harness.emulator.records
+    payloads = {target.platform: target.payload.decode() for target in record.targets}
+    assert payloads == {
+        "apple": '{"aps":{"alert":"Bob hi Blues"}}',
+        "windows": "<toast>Ann: hi</toast>",
+    }
+
+
 # -- test sends ------------------------------------------------------------------------
 
 

@@ -6,13 +6,15 @@ one tag test per device and builds nothing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ._atom import Registration
 from ._installations import PLATFORM_FORMATS, installation_handle
 from ._records import TargetKind
+from ._render import template_properties
 from ._tagexpr import fold_tags
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "Target",
     "TemplateTarget",
     "installation_device",
+    "push_variables",
     "registration_target",
 ]
 
@@ -34,6 +37,9 @@ class Target:
     handle: str
     template_name: str | None = None
     template_body: str | None = None
+    # The device's own template values (an installation's pushVariables, a
+    # registration's PushVariables), names case-folded.
+    push_variables: Mapping[str, str] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +88,7 @@ def installation_device(installation: Mapping[str, Any]) -> InstallationDevice:
                 handle=native.handle,
                 template_name=name,
                 template_body=template["body"],
+                push_variables=push_variables(installation.get("pushVariables")),
             ),
             folded_tags=folded | fold_tags(template.get("tags", [])),
         )
@@ -101,4 +108,26 @@ def registration_target(registration: Registration) -> Target:
         handle=registration.handle,
         template_name=values.get("TemplateName") if template else None,
         template_body=values.get("BodyTemplate") if template else None,
+        push_variables=push_variables(values.get("PushVariables")) if template else {},
     )
+
+
+def push_variables(value: object) -> dict[str, str]:
+    """
+    A device's push variables as template properties.
+
+    An installation holds a JSON object, a registration a JSON object in a string
+    (wire spec: `PushVariables`, e.g. `{"var1":"value1"}`). Anything else, such as
+    a registration whose string is not JSON, gives none: the emulator stores what
+    it was sent and does not refuse a device for it.
+    """
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+
+    if not isinstance(value, Mapping):
+        return {}
+
+    return template_properties(value)

@@ -55,7 +55,6 @@ def template_properties(document: Mapping[str, Any]) -> dict[str, str]:
     return properties
 
 
-# TODO: pushVariables are stored but not substituted: only send properties fill in
 def render_template(template: str, properties: Mapping[str, str]) -> str:
     """
     Fill a template body in with `properties` (names already case-folded).

@@ -201,6 +201,11 @@ def _recorded(
 ) -> RecordedTarget:
     payload = send.body
     if target.template_body is not None:
+        # UNCONFIRMED how the service ranks the two: we let the send's own
+        # properties win, and the device's push variables fill in the rest.
+        if target.push_variables:
+            properties = {**target.push_variables, **properties}
+
         payload = render_template(target.template_body, properties).encode()
 
     invalid = target.handle in invalid_handles
