@@ -38,6 +38,7 @@ from ._errors import (
     InvalidNotificationError,
     NotFoundError,
     NotificationHubError,
+    ResponseParseError,
     ServiceError,
     ThrottledError,
     TransportError,
@@ -265,6 +266,7 @@ class AsyncNotificationHub:
         tags: Tags = None,
         *,
         test_send: bool = False,
+        tag_or_tag_expression: Tags = None,
     ) -> SendResult:
         """
         Send a notification to every device, a set of tags or a tag expression.
@@ -275,6 +277,7 @@ class AsyncNotificationHub:
                 other iterable of str is a set of tags, any of which matches.
             test_send: ask the service for the per-device outcome (it then reaches
                 at most 10 devices and is heavily throttled; for diagnosis only).
+            tag_or_tag_expression: the original sample's name for `tags`.
 
         Returns:
             The service's answer; `outcome` is filled in for test sends.
@@ -289,6 +292,12 @@ class AsyncNotificationHub:
                 "send_notification takes a Notification; use the send_*_notification "
                 "methods for raw payloads"
             )
+
+        if tag_or_tag_expression is not None:
+            if tags is not None:
+                raise TypeError("pass tags or tag_or_tag_expression, not both")
+
+            tags = tag_or_tag_expression
 
         tag_expression = build_tag_expression(tags)
         test = test_send or self._debug
@@ -790,6 +799,16 @@ class AsyncNotificationHub:
                 if self._debug:
                     dump_exchange(method, str(url), headers, content, None, error)
 
+                if log_debug:
+                    logger.debug(
+                        "%s %s -> %s after %.1f ms (fate unknown: %s)",
+                        method,
+                        urlsplit(str(url)).path,
+                        type(error).__name__,
+                        (time.perf_counter() - started) * 1000,
+                        error.fate_unknown,
+                    )
+
                 raise
 
         if self._debug:
@@ -861,7 +880,16 @@ def _send_result(response: Reply, test: bool) -> SendResult:
     location = response.headers.get("Location")
     outcome = None
     if test and response.content.strip():
-        outcome = parse_notification_outcome(response.content)
+        try:
+            outcome = parse_notification_outcome(response.content)
+        except ResponseParseError as error:
+            # The send was accepted: raising would report a delivered notification
+            # as failed (and tempt a resend). Its outcome is what is lost.
+            logger.warning(
+                "test send accepted (TrackingId %s) but its outcome is unreadable: %s",
+                response.headers.get("TrackingId"),
+                error,
+            )
 
     return SendResult(
         status_code=response.status_code,

@@ -30,7 +30,8 @@ _MAX_DUMPED_BODY = 64 * 1024
 
 class _StderrFallbackHandler(logging.Handler):
     """
-    Writes the dump to stderr, but only while no other handler would show it.
+    Writes the dump to stderr, but only while no other handler would show it (none
+    at all, or only handlers whose level is above DEBUG).
 
     The check happens per record, so an application that configures logging after
     creating a debug hub gets the dump once, through its own handlers. `sys.stderr`
@@ -38,7 +39,7 @@ class _StderrFallbackHandler(logging.Handler):
     """
 
     def emit(self, record: logging.LogRecord) -> None:
-        if _has_handlers(dump_logger, besides=self):
+        if _shown_elsewhere(record, besides=self):
             return
 
         try:
@@ -113,10 +114,15 @@ def _body_text(body: bytes) -> str:
     return text
 
 
-def _has_handlers(start: logging.Logger, besides: logging.Handler) -> bool:
-    current: logging.Logger | None = start
+def _shown_elsewhere(record: logging.LogRecord, besides: logging.Handler) -> bool:
+    # A handler whose level is above the record's (a root handler at INFO, say)
+    # would not show the dump: it does not count.
+    current: logging.Logger | None = dump_logger
     while current is not None:
-        if any(handler is not besides for handler in current.handlers):
+        if any(
+            handler is not besides and record.levelno >= handler.level
+            for handler in current.handlers
+        ):
             return True
 
         current = current.parent if current.propagate else None

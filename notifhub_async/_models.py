@@ -69,7 +69,8 @@ class SendResult:
         tracking_id: the `TrackingId` header, for Azure support.
         correlation_id: the `x-ms-correlation-request-id` header.
         location: the `Location` header, the notification's telemetry URL.
-        outcome: the parsed test-send outcome, or None for a normal send.
+        outcome: the parsed test-send outcome; None for a normal send, and for a
+            test send whose outcome body could not be read (logged as a warning).
     """
 
     status_code: int

@@ -98,7 +98,9 @@ class Notification:
     A notification ready to send to any audience.
 
     Args:
-        format: the platform format, a `NotificationFormat` or its wire name.
+        notification_format: the platform format, a `NotificationFormat` or its
+            wire name (the original sample's parameter name; the attribute is
+            `format`).
         payload: a dict or list (serialised to JSON once), or a str or bytes body
             sent as it is.
         headers: platform headers such as `apns-priority` or `X-WNS-Type`, merged
@@ -120,11 +122,11 @@ class Notification:
 
     def __init__(
         self,
-        format: NotificationFormat | str,
+        notification_format: NotificationFormat | str,
         payload: Payload,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        notification_format = NotificationFormat.parse(format)
+        notification_format = NotificationFormat.parse(notification_format)
         user_headers = _check_headers(headers or {})
         body = _encode_body(notification_format, payload)
         _check_size(notification_format, body)

@@ -24,6 +24,10 @@ from ._errors import NotificationHubError, ServerError, ThrottledError, Transpor
 
 __all__ = ["RetryPolicy", "compute_delay", "parse_retry_after", "should_retry"]
 
+# Server errors that say the request itself is at fault: 501 Not Implemented, 505
+# HTTP Version Not Supported.
+_NEVER_WORKS = frozenset({501, 505})
+
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
@@ -94,8 +98,12 @@ def should_retry(
     if error.fate_unknown:
         return idempotent or policy.retry_unknown_fate
 
-    # Throttling, 503/408 and connections that never carried the request.
-    return isinstance(error, ThrottledError | ServerError | TransportError)
+    # Throttling, 503/408 and connections that never carried the request. 501 and
+    # 505 were not acted on either, but the same request would fail the same way.
+    if isinstance(error, ServerError):
+        return error.status_code not in _NEVER_WORKS
+
+    return isinstance(error, ThrottledError | TransportError)
 
 
 def compute_delay(

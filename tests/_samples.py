@@ -3,7 +3,8 @@ Bodies the service really sends: the spec's verbatim examples and the recordings
 
 Examples A, B and C are copied from nh-rest-api.md §4.6 and the error bodies from
 §9.2, byte for byte. The recordings come from ../shared/reference/recorded (beside
-the repository) when that folder exists; tests built on them are skipped without it.
+the repository) when that folder exists; tests built on them are skipped without it,
+except in CI, where they fail.
 """
 
 from __future__ import annotations
@@ -116,8 +117,16 @@ def load_recording(path: Path) -> dict[str, Any]:
 
 
 def recorded_errors() -> list[RecordedError]:
-    """Every recorded response with a 4xx or 5xx status, in file-name order."""
+    """
+    Every recorded response with a 4xx or 5xx status, in file-name order.
+
+    None without the recordings, except in CI (CI set), where shared/ is always
+    beside the checkout and a missing folder must fail the run.
+    """
     if not RECORDED.is_dir():
+        if os.environ.get("CI"):
+            raise RuntimeError(f"the reference recordings are not at {RECORDED}")
+
         return []
 
     errors: list[RecordedError] = []

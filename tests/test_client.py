@@ -477,6 +477,9 @@ OUTCOME_B = b"""<NotificationOutcome xmlns:i="http://www.w3.org/2001/XMLSchema-i
 </NotificationOutcome>"""  # noqa: E501 -- verbatim from wire spec §4.6, Example B
 OUTCOME_C = b"""<NotificationOutcome xmlns="http://schemas.microsoft.com/netservices/2010/10/servicebus/connect" xmlns:i="http://www.w3.org/2001/XMLSchema-instance"><Success>0</Success><Failure>0</Failure><Results i:nil="true"/></NotificationOutcome>"""  # noqa: E501 -- verbatim from wire spec §4.6, Example C
 OUTCOME_HEADERS = {"Content-Type": "application/xml; charset=utf-8"}
+LOCATION_URL = (
+    "https://contoso-test.servicebus.windows.net/myhub/messages/n-7?api-version=2020-06"
+)
 
 
 async def test_test_send_outcome_example_a(make_hub: HubFactory) -> None:
@@ -519,6 +522,33 @@ async def test_debug_hub_parses_outcome(make_hub: HubFactory) -> None:
 
     assert result.outcome is not None
     assert result.outcome.results == ()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<!DOCTYPE x [<!ENTITY a "b">]><NotificationOutcome/>',
+        b"<NotificationOutcome>" + b" " * (1024 * 1024) + b"</NotificationOutcome>",
+        b"<NotificationOutcome><Success>",
+    ],
+    ids=["doctype", "oversized", "truncated"],
+)
+async def test_unreadable_outcome_still_returns_the_accepted_send(
+    body: bytes, make_hub: HubFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The service accepted the send (201): reporting it as failed would invite a
+    # resend, and a duplicate push. The result comes back without its outcome.
+    headers = {**OUTCOME_HEADERS, "TrackingId": "t-9", "Location": LOCATION_URL}
+    hub = make_hub(RecordingHandler(reply(201, headers, body)))
+
+    result = await hub.send_gcm_notification({"data": {}}, test_send=True)
+
+    assert result.outcome is None
+    assert result.tracking_id == "t-9"
+    assert result.notification_id == "n-7"
+    [warning] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert "t-9" in warning.getMessage()
+    assert "outcome is unreadable" in warning.getMessage()
 
 
 async def test_normal_send_ignores_body(make_hub: HubFactory) -> None:

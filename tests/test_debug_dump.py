@@ -139,6 +139,22 @@ async def test_dump_is_not_printed_twice_once_logging_is_configured(
     assert '{"data":{"once":"only"}}' not in capfd.readouterr().err
 
 
+async def test_dump_reaches_stderr_when_the_application_logs_at_info(
+    make_hub: HubFactory, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # The application's handler drops DEBUG records: the dump must not vanish.
+    application_output = io.StringIO()
+    with no_logging_configured():
+        application_handler = logging.StreamHandler(application_output)
+        application_handler.setLevel(logging.INFO)
+        logging.getLogger().addHandler(application_handler)
+        hub = make_hub(RecordingHandler(), debug=True)
+        await hub.send_gcm_notification({"data": {"seen": "anyway"}})
+
+    assert '{"data":{"seen":"anyway"}}' in capfd.readouterr().err
+    assert "anyway" not in application_output.getvalue()
+
+
 async def test_dump_propagates_to_configured_logging(
     make_hub: HubFactory, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -109,6 +109,8 @@ RETRY_TABLE = [
     pytest.param(service_error(500), False, True, True, id="500"),
     pytest.param(service_error(502), False, True, True, id="502"),
     pytest.param(service_error(504), False, True, True, id="504"),
+    pytest.param(service_error(501), False, False, False, id="501"),
+    pytest.param(service_error(505), False, False, False, id="505"),
     pytest.param(ConnectError("refused"), True, True, True, id="connect-error"),
     pytest.param(
         RequestTimeoutError("connect timeout", fate_unknown=False),

@@ -196,6 +196,23 @@ async def test_notification_object_with_tags() -> None:
     assert headed.headers["apns-expiration"] == "1700003600"
 
 
+async def test_the_samples_keyword_names() -> None:
+    handler = RecordingHandler()
+    hub, client = sample_hub(handler)
+    async with client, hub:
+        notification = Notification(
+            notification_format="gcm", payload={"data": {"msg": "Hello!"}}
+        )
+        await hub.send_notification(notification, tag_or_tag_expression="sports")
+        with pytest.raises(TypeError, match="not both"):
+            await hub.send_notification(notification, "a", tag_or_tag_expression="b")
+
+    [request] = handler.requests
+    assert request.headers["ServiceBusNotification-Format"] == "gcm"
+    assert request.headers["ServiceBusNotification-Tags"] == "sports"
+    assert json.loads(request.content) == {"data": {"msg": "Hello!"}}
+
+
 async def test_empty_string_tags_mean_broadcast() -> None:
     handler = RecordingHandler()
     hub, client = sample_hub(handler)

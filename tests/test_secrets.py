@@ -10,24 +10,31 @@ exceptions, and formatted tracebacks with their chained causes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import traceback
 from urllib.parse import quote, unquote
 
 import httpx
 import pytest
+import respx
 
 from notifhub_async import (
+    AsyncNotificationHub,
     AuthenticationError,
     ConnectError,
     ForbiddenError,
     Notification,
     NotificationHubError,
+    RequestTimeoutError,
     ServerError,
     ThrottledError,
+    TransportError,
 )
 from tests.conftest import (
     CANARY_KEY,
+    CONNECTION_STRING,
+    HUB_NAME,
     HubFactory,
     RecordingHandler,
     Reply,
@@ -47,9 +54,18 @@ PATHS: dict[str, tuple[list[Reply], type[NotificationHubError] | None]] = {
     ),
     "403": ([reply(403, {"TrackingId": "t"})], ForbiddenError),
     "429-retried": ([reply(429, {"Retry-After": "1"})], ThrottledError),
+    "403-retry-after": ([reply(403, {"Retry-After": "2"})], ThrottledError),
     "5xx": ([reply(500, {}, error_body(500, "oops"))], ServerError),
+    "503-retried": ([reply(503, {}, error_body(503, "busy"))], ServerError),
     "connect-error": ([fail(httpx.ConnectError, "connection refused")], ConnectError),
+    # The request may have arrived: these carry httpx's own error text.
+    "read-timeout": ([fail(httpx.ReadTimeout, "timed out")], RequestTimeoutError),
+    "protocol-error": (
+        [fail(httpx.RemoteProtocolError, "peer closed connection")],
+        TransportError,
+    ),
 }
+RETRIED_PATHS = ("429-retried", "403-retry-after", "503-retried", "connect-error")
 
 
 def secret_forms(token: str) -> set[str]:
@@ -86,19 +102,24 @@ def exception_texts(error: BaseException) -> list[str]:
         "".join(traceback.format_exception(error)),
         repr(vars(error)),
     ]
+    # A chain can loop (an error re-raised while handling itself): visit once.
+    visited = {id(error)}
     cause: BaseException | None = error.__cause__ or error.__context__
-    while cause is not None:
+    while cause is not None and id(cause) not in visited:
+        visited.add(id(cause))
         texts.extend([repr(cause), str(cause)])
         cause = cause.__cause__ or cause.__context__
 
     return texts
 
 
+@pytest.mark.parametrize("own_client", [False, True], ids=["mock", "own-pool"])
 @pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug-hub"])
 @pytest.mark.parametrize("path", PATHS, ids=PATHS.keys())
 async def test_no_secret_anywhere(
     path: str,
     debug: bool,
+    own_client: bool,
     make_hub: HubFactory,
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
@@ -106,7 +127,30 @@ async def test_no_secret_anywhere(
     enable_debug_everywhere(caplog)
     replies, expected_error = PATHS[path]
     handler = RecordingHandler(*replies)
-    hub = make_hub(handler, debug=debug)
+    async with contextlib.AsyncExitStack() as stack:
+        if own_client:
+            # The hub's own laned pool (httpcore logging included), under respx.
+            router = await stack.enter_async_context(respx.mock)
+            router.route().mock(side_effect=handler)
+            hub = await stack.enter_async_context(
+                AsyncNotificationHub(CONNECTION_STRING, HUB_NAME, debug, sleep=no_sleep)
+            )
+        else:
+            hub = make_hub(handler, debug=debug)
+
+        seen = await drive(hub, expected_error)
+
+    assert_nothing_leaked(handler, path, debug, seen, caplog, capfd)
+
+
+async def no_sleep(seconds: float) -> None:
+    """Retries without waiting."""
+
+
+async def drive(
+    hub: AsyncNotificationHub, expected_error: type[NotificationHubError] | None
+) -> list[str]:
+    """A tagged send and a direct send; everything they show a person."""
     seen: list[str] = [repr(hub), str(hub)]
 
     try:
@@ -125,6 +169,17 @@ async def test_no_secret_anywhere(
     except NotificationHubError as error:
         seen.extend(exception_texts(error))
 
+    return seen
+
+
+def assert_nothing_leaked(
+    handler: RecordingHandler,
+    path: str,
+    debug: bool,
+    seen: list[str],
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
     for record in caplog.records:
         seen.extend([record.getMessage(), repr(record.msg), repr(record.args)])
         if record.exc_info and record.exc_info[1] is not None:
@@ -136,7 +191,7 @@ async def test_no_secret_anywhere(
 
     assert handler.requests, "the path was not driven"
     assert caplog.records, "nothing was logged, so nothing was swept"
-    if path in ("429-retried", "connect-error"):
+    if path in RETRIED_PATHS:
         # Both sends were retried: first attempt plus three retries each.
         assert len(handler.requests) == 8
 
