@@ -24,9 +24,14 @@ from typing import TYPE_CHECKING, TypeAlias
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._errors import InvalidNotificationError, NotificationHubError, ThrottledError
+from ._errors import (
+    InvalidNotificationError,
+    NotificationHubError,
+    ServerError,
+    ThrottledError,
+)
 from ._models import SendResult
-from ._notification import MAX_BATCH_HANDLES, Notification
+from ._notification import MAX_BATCH_HANDLES, Notification, check_device_handle
 
 if TYPE_CHECKING:
     from ._client import AsyncNotificationHub, Tags
@@ -106,7 +111,8 @@ class ItemResult:
         status: what became of it.
         result: the service's answer when `status` is SENT.
         error: the exception that ended it otherwise (a `NotificationHubError`, or
-            another exception for a bug); None for NOT_ATTEMPTED.
+            another exception for a bug); None for NOT_ATTEMPTED, and for
+            UNKNOWN_FATE when the call was stopped while the request was out.
     """
 
     index: int
@@ -205,20 +211,24 @@ class _Fanout:
         items: Iterable[BulkItem] | AsyncIterable[BulkItem],
         send_stream: MemoryObjectSendStream[_Work],
     ) -> None:
-        try:
-            async with send_stream:
+        async with send_stream:
+            try:
                 if isinstance(items, AsyncIterable):
                     async for raw in items:
                         await self._accept(raw, send_stream)
                 else:
                     for raw in items:
                         await self._accept(raw, send_stream)
+            except Exception as error:  # noqa: BLE001 - re-raised by run_send_many
+                # The caller's iterator failed. Reading stops, but the items it had
+                # already handed over (at most `concurrency`, buffered or in flight)
+                # are sent and reported rather than abandoned mid-request as
+                # unknown fate; run_send_many then raises the error.
+                self.fatal = error
 
-                if self.batch is not None:
-                    await send_stream.send(self.batch)
-        except Exception as error:  # noqa: BLE001 - re-raised by run_send_many
-            # The caller's iterator failed: stop everything and let it escape.
-            self.stop(error)
+            if self.batch is not None:
+                await send_stream.send(self.batch)
+                self.batch = None
 
     async def _accept(
         self, raw: object, send_stream: MemoryObjectSendStream[_Work]
@@ -302,6 +312,7 @@ class _Fanout:
         error: BaseException | None = None,
     ) -> None:
         self.pending.pop(work.indexes[0], None)
+        callback_error: Exception | None = None
         for index in work.indexes:
             item_result = ItemResult(index, status, result, error)
             self.counts[status] += 1
@@ -309,8 +320,15 @@ class _Fanout:
             if self.keep_results:
                 self.results.append(item_result)
 
-            if self.on_result is not None:
-                self.on_result(item_result)
+            if self.on_result is not None and callback_error is None:
+                try:
+                    self.on_result(item_result)
+                except Exception as failure:  # noqa: BLE001 - raised below
+                    # Every item of a batch is still counted before it escapes.
+                    callback_error = failure
+
+        if callback_error is not None:
+            raise callback_error
 
         if self.on_progress is not None:
             self.on_progress(BulkProgress(self.completed, self.counts[ItemStatus.SENT]))
@@ -376,6 +394,10 @@ def status_for(error: NotificationHubError) -> ItemStatus:
     if error.fate_unknown:
         return ItemStatus.UNKNOWN_FATE
 
+    # 408 is a 4xx, but it says the service did not get to the request in time.
+    if isinstance(error, ServerError):
+        return ItemStatus.FAILED
+
     if isinstance(error, ValueError) or (
         error.status_code is not None and 400 <= error.status_code < 500
     ):
@@ -387,6 +409,10 @@ def status_for(error: NotificationHubError) -> ItemStatus:
 def _work_for(index: int, raw: object) -> _Work:
     try:
         item = _normalise(raw)
+        if item.device_handle is not None:
+            # Checked per item, so that one bad handle rejects only its own item,
+            # not the batch of up to 1000 it would have travelled with.
+            check_device_handle(item.notification, item.device_handle)
     except NotificationHubError as error:
         return _Work([index], None, error=error)
 

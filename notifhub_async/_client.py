@@ -58,6 +58,7 @@ from ._notification import (
     NotificationFormat,
     Payload,
     batch_body,
+    check_device_handle,
 )
 from ._retry import RetryPolicy, compute_delay, parse_retry_after, should_retry
 from ._tags import build_tag_expression
@@ -333,7 +334,7 @@ class AsyncNotificationHub:
         headers = {
             **self._headers,
             **notification.wire_headers,
-            "ServiceBusNotification-DeviceHandle": _check_handle(
+            "ServiceBusNotification-DeviceHandle": check_device_handle(
                 notification, device_handle
             ),
         }
@@ -366,7 +367,9 @@ class AsyncNotificationHub:
             ServiceError, TransportError: as for `send_notification`; chunks sent
                 before the failing one stay sent.
         """
-        handles = [_check_handle(notification, handle) for handle in device_handles]
+        handles = [
+            check_device_handle(notification, handle) for handle in device_handles
+        ]
         if not handles:
             raise InvalidNotificationError("device_handles is empty")
 
@@ -393,7 +396,7 @@ class AsyncNotificationHub:
 
         content_type, body = batch_body(
             notification,
-            [_check_handle(notification, handle) for handle in device_handles],
+            [check_device_handle(notification, handle) for handle in device_handles],
         )
         # Platform headers (X-WNS-Type, apns-*) go on the outer request (spec §4.7).
         headers = {**self._headers, **notification.wire_headers}
@@ -605,7 +608,9 @@ class AsyncNotificationHub:
         return await run_send_many(
             self,
             items,
-            concurrency=concurrency or self._max_concurrency,
+            concurrency=(
+                concurrency if concurrency is not None else self._max_concurrency
+            ),
             on_result=on_result,
             on_progress=on_progress,
             keep_results=keep_results,
@@ -739,15 +744,23 @@ class AsyncNotificationHub:
                 )
             except NotificationHubError as error:
                 attempt += 1
-                if attempt > self._retry.max_retries or not should_retry(
+                retry = attempt <= self._retry.max_retries and should_retry(
                     error, idempotent=idempotent, policy=self._retry
-                ):
+                )
+                throttled = isinstance(error, ThrottledError)
+                if not (retry or throttled):
                     raise
 
                 delay = compute_delay(error, attempt, self._retry, self._rng)
-                waited_for_throttle = isinstance(error, ThrottledError)
-                if waited_for_throttle:
+                if throttled:
+                    # Pause the hub even when this request gives up: the other
+                    # requests of a fan-out must not run into the same answer.
                     self._throttle_for(delay)
+
+                if not retry:
+                    raise
+
+                waited_for_throttle = throttled
 
                 logger.info(
                     "%s: retry %d of %d in %.2fs after %s",
@@ -914,22 +927,3 @@ def _notification_id(location: str | None) -> str | None:
         path = path.split("//", 1)[1].partition("/")[2]
 
     return path.rstrip("/").rpartition("/")[2] or None
-
-
-def _check_handle(notification: Notification, device_handle: str) -> str:
-    if notification.format is NotificationFormat.TEMPLATE:
-        raise InvalidNotificationError(
-            "template notifications cannot be sent directly to a device handle"
-        )
-
-    if (
-        not isinstance(device_handle, str)
-        or not device_handle
-        or not device_handle.isascii()
-        or any(char in device_handle for char in "\r\n\x00")
-    ):
-        raise InvalidNotificationError(
-            "device_handle must be a non-empty ASCII string without CR, LF or NUL"
-        )
-
-    return device_handle

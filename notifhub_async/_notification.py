@@ -32,6 +32,7 @@ __all__ = [
     "NotificationFormat",
     "Payload",
     "batch_body",
+    "check_device_handle",
 ]
 
 # "The message size cannot be over 64 Kb" (wire spec §6); APNs: 4 KB, enforced by NH.
@@ -379,3 +380,29 @@ def batch_body(
     tail = f"\r\n--{boundary}--\r\n".encode()
     content_type = f'multipart/mixed; boundary="{boundary}"'
     return content_type, head + notification.body + middle + devices + tail
+
+
+def check_device_handle(notification: Notification, device_handle: str) -> str:
+    """
+    `device_handle`, if `notification` may be sent directly to it.
+
+    Raises:
+        InvalidNotificationError: a template notification, or a handle that is
+            empty, not ASCII, or holds CR, LF or NUL.
+    """
+    if notification.format is NotificationFormat.TEMPLATE:
+        raise InvalidNotificationError(
+            "template notifications cannot be sent directly to a device handle"
+        )
+
+    if (
+        not isinstance(device_handle, str)
+        or not device_handle
+        or not device_handle.isascii()
+        or any(char in device_handle for char in "\r\n\x00")
+    ):
+        raise InvalidNotificationError(
+            "device_handle must be a non-empty ASCII string without CR, LF or NUL"
+        )
+
+    return device_handle

@@ -20,7 +20,12 @@ from notifhub_async import (
     ThrottledError,
     TransportError,
 )
-from notifhub_async.emulator import ConnectionReset, EmulatorConfig, FaultRule
+from notifhub_async.emulator import (
+    ConnectionReset,
+    EmulatorConfig,
+    FaultKind,
+    FaultRule,
+)
 
 from ._emulator_support import API, ENDPOINT, HUB, Harness, make_harness
 
@@ -111,6 +116,21 @@ async def test_a_500_on_a_send_is_not_retried(harness: Harness) -> None:
     assert caught.value.fate_unknown is True
     assert len(harness.attempts) == 1
     assert harness.sleep.delays == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "recorded"), [("server-error", 0), ("server-error-after", 1)]
+)
+async def test_a_500_acts_on_the_send_only_when_told_to(
+    kind: FaultKind, recorded: int, harness: Harness
+) -> None:
+    harness.emulator.add_fault(FaultRule(kind, count=1))
+    with pytest.raises(ServerError) as caught:
+        await harness.hub().send_apple_notification({}, "drill")
+
+    assert caught.value.status_code == 500
+    assert caught.value.fate_unknown is True
+    assert [record.tags for record in harness.emulator.records] == ["drill"] * recorded
 
 
 async def test_a_counted_fault_fires_that_many_times(harness: Harness) -> None:

@@ -23,7 +23,7 @@ and templates, records every accepted notification and injects faults on demand;
 
 from ._app import Emulator
 from ._atom import Registration
-from ._config import AccessRule, EmulatorConfig, FaultRule, HubConfig
+from ._config import AccessRule, EmulatorConfig, FaultKind, FaultRule, HubConfig
 from ._faults import ConnectionReset
 from ._records import RecordedNotification, RecordedTarget
 from ._server import EmulatorServer
@@ -34,6 +34,7 @@ __all__ = [
     "Emulator",
     "EmulatorConfig",
     "EmulatorServer",
+    "FaultKind",
     "FaultRule",
     "HubConfig",
     "RecordedNotification",

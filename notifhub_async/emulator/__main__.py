@@ -160,7 +160,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KIND[,name=value...]",
         help="inject a fault, for example 'throttle,probability=0.1,retry_after=2' "
         "or 'latency,latency=0.05'; kinds: throttle, throttle-403, unavailable, "
-        "server-error, latency, reset-before, reset-after",
+        "server-error, server-error-after, latency, reset-before, reset-after",
     )
     parser.add_argument(
         "--latency",

@@ -40,6 +40,7 @@ _FAULT_ANSWERS = {
     "throttle-403": (403, "Quota exceeded or the request rate is too high"),
     "unavailable": (503, "The service is temporarily unavailable"),
     "server-error": (500, "The service failed to process the request"),
+    "server-error-after": (500, "The service failed to process the request"),
 }
 
 
@@ -197,6 +198,11 @@ class Emulator:
         elif fault.kind == "reset-after":
             await self._app(scope, receive, _discard)
             raise ConnectionReset(before_read=False)
+        elif fault.kind == "server-error-after":
+            # The request is acted on (a send is recorded); only the answer fails.
+            await self._app(scope, receive, _discard)
+            response = self._fault_response(fault, tracking)
+            await response(scope, receive, send)
         else:
             await _drain(receive)
             response = self._fault_response(fault, tracking)

@@ -29,6 +29,7 @@ FaultKind: TypeAlias = Literal[
     "throttle-403",
     "unavailable",
     "server-error",
+    "server-error-after",
     "latency",
     "reset-before",
     "reset-after",
@@ -120,7 +121,9 @@ class FaultRule:
 
     Attributes:
         kind: "throttle" (429), "throttle-403" (403 with Retry-After, the legacy
-            throttling answer), "unavailable" (503), "server-error" (500), "latency"
+            throttling answer), "unavailable" (503), "server-error" (500 without
+            acting), "server-error-after" (act on the request, then answer 500: a
+            send that was delivered although the client saw an error), "latency"
             (wait, then answer normally), "reset-before" (drop the connection before
             reading the request) or "reset-after" (read and act on the request, then
             drop the connection instead of answering).
