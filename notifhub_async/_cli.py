@@ -289,7 +289,7 @@ def _emulator(arguments: list[str]) -> int:
         )
         return EXIT_USAGE
 
-    return emulator_main(arguments)
+    return emulator_main(arguments, prog="notifhub emulator")
 
 
 if __name__ == "__main__":

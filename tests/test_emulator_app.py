@@ -218,6 +218,8 @@ def independent_token(
         # Java: the full request URL with its query.
         ("https://emulator.test/myhub/messages/?api-version=2020-06", True),
         ("sb://EMULATOR.test/MyHub", False),
+        # An explicit default port names the same resource.
+        ("https://emulator.test:443/myhub", False),
     ],
 )
 async def test_tokens_signed_independently_are_accepted(
@@ -429,6 +431,23 @@ async def test_bodies_over_64_kb_are_too_large(harness: Harness) -> None:
     response = await send_raw(harness, b"x" * (limit + 1))
     assert response.status_code == 413
     assert "64 Kb" in error_detail(response)
+
+
+@pytest.mark.parametrize(
+    "path", [f"{HUB}/messages/?{API}", f"{HUB}/installations/big?{API}"]
+)
+async def test_runaway_request_bodies_are_refused_without_being_kept(
+    harness: Harness, path: str
+) -> None:
+    # Past 4 MB the emulator stops reading: no API request is that large.
+    response = await harness.call(
+        "PUT" if "installations" in path else "POST",
+        path,
+        content=b"x" * (4 * 1024 * 1024 + 1),
+        headers=APPLE_JSON,
+    )
+    assert response.status_code == 413
+    assert "4194304 bytes" in error_detail(response)
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,7 @@ from notifhub_async import (
     Installation,
     InstallationPlatform,
     InvalidNotificationError,
+    NotFoundError,
     Notification,
     PayloadTooLargeError,
     RetryPolicy,
@@ -43,10 +44,9 @@ from notifhub_async import (
     ThrottledError,
     TransportError,
 )
-from notifhub_async.emulator import Emulator, EmulatorServer, FaultRule
-from notifhub_async.emulator._config import FaultKind
+from notifhub_async.emulator import Emulator, EmulatorServer, FaultKind, FaultRule
 
-# Until the package's pytest11 entry point is installed, load the plugin here.
+# pytester, for the test that runs a user's suite with the plugin.
 pytest_plugins = ["pytester"]
 
 HUB = "myhub"
@@ -527,6 +527,37 @@ async def test_a_hub_that_keeps_throttling_wins_after_the_retries(
     assert len(sleep.delays) == RetryPolicy().max_retries
     assert all(delay >= 2 for delay in sleep.delays)
     assert emulator.records == []
+
+
+# -- the emulator's own endpoints, over HTTPS ------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_a_harness_in_another_process_can_steer_the_emulator_over_https(
+    nh_emulator: EmulatorServer, hub: AsyncNotificationHub
+) -> None:
+    admin = f"{nh_emulator.endpoint}_emulator"
+    async with httpx.AsyncClient(verify=nh_emulator.ssl_context()) as http:
+        fault = {"kind": "throttle", "count": 1, "retry_after": 4}
+        assert (await http.post(f"{admin}/faults", json=fault)).status_code == 201
+        marked = await http.post(f"{admin}/invalid-handles", json={"handle": "DEAD"})
+        assert marked.status_code == 204
+        await hub.create_or_update_installation(
+            Installation("d1", InstallationPlatform.APNS, "DEAD", tags=["x"])
+        )
+
+        # The posted fault fires once (the hub then waits it out and resends).
+        result = await hub.send_apple_notification({"aps": {}}, "x", test_send=True)
+        assert result.outcome is not None
+        assert [r.outcome for r in result.outcome.results] == [OUTCOME_INVALID_HANDLE]
+        assert (await http.get(f"{admin}/faults")).json() == []
+        [record] = (await http.get(f"{admin}/records")).json()
+        assert record["tags"] == "x"
+
+        assert (await http.post(f"{admin}/reset")).status_code == 204
+        assert (await http.get(f"{admin}/records")).json() == []
+        with pytest.raises(NotFoundError):
+            await hub.get_installation("d1")
 
 
 # -- connection resets -----------------------------------------------------------------

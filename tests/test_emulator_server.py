@@ -28,7 +28,7 @@ import pytest
 import trustme
 from starlette.types import Receive, Scope, Send
 
-from notifhub_async import AsyncNotificationHub
+from notifhub_async import AsyncNotificationHub, RetryPolicy, ThrottledError
 from notifhub_async.emulator import ConnectionReset, Emulator, EmulatorServer
 from notifhub_async.emulator.__main__ import _is_loopback, main
 
@@ -461,10 +461,18 @@ class CommandLine:
         return self.read_until(prefix).split(prefix, 1)[1].strip()
 
 
+# `python -m notifhub_async.emulator` and `notifhub emulator` (the same code as the
+# `notifhub` script, run through the package's __main__).
+EMULATOR_MODULE = ("-m", "notifhub_async.emulator")
+NOTIFHUB_EMULATOR = ("-m", "notifhub_async", "emulator")
+
+
 @contextmanager
-def command_line(*arguments: str) -> Iterator[CommandLine]:
+def command_line(
+    *arguments: str, program: tuple[str, ...] = EMULATOR_MODULE
+) -> Iterator[CommandLine]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "notifhub_async.emulator", *arguments],
+        [sys.executable, *program, *arguments],
         stdout=subprocess.PIPE,
         # Merged, so that a traceback shows up in the output the tests collect.
         stderr=subprocess.STDOUT,
@@ -519,10 +527,34 @@ def test_command_line_serves_and_stops_cleanly_on_sigint() -> None:
         assert not Path(ca_path).exists()
 
 
-def test_command_line_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    with command_line("--ca-dir", str(tmp_path), "--fault", "throttle") as cli:
-        assert cli.value_after("CA certificate:") == str(tmp_path / "ca.pem")
+async def send_throttled(connection_string: str, ca_path: str) -> ThrottledError:
+    verify = ssl.create_default_context(cafile=ca_path)
+    no_retries = RetryPolicy(max_retries=0)
+    async with AsyncNotificationHub(
+        connection_string, "myhub", verify=verify, retry=no_retries
+    ) as hub:
+        with pytest.raises(ThrottledError) as caught:
+            await hub.send_apple_notification({"aps": {"alert": "hi"}})
+
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    "program", [EMULATOR_MODULE, NOTIFHUB_EMULATOR], ids=["module", "notifhub"]
+)
+def test_command_line_stops_cleanly_on_sigterm(
+    tmp_path: Path, program: tuple[str, ...]
+) -> None:
+    arguments = ("--ca-dir", str(tmp_path), "--fault", "throttle,retry_after=7")
+    with command_line(*arguments, program=program) as cli:
+        ca_path = cli.value_after("CA certificate:")
+        assert ca_path == str(tmp_path / "ca.pem")
+        full = cli.value_after("Full:")
         cli.read_until("Press Ctrl-C")
+        # The fault given on the command line is active.
+        throttled = asyncio.run(send_throttled(full, ca_path))
+        assert throttled.status_code == 429
+        assert throttled.retry_after == 7
 
         cli.process.send_signal(signal.SIGTERM)
         cli.finish()

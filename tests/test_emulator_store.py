@@ -499,6 +499,49 @@ BASE = {"installationId": "i", "platform": "apns", "pushChannel": "old"}
             [{"op": "remove", "path": "/templates/t"}],
             {},
         ),
+        # WNS secondary tiles take the same paths under /secondaryTiles/{tileId}/.
+        (
+            {},
+            [
+                {"op": "add", "path": "/secondaryTiles/s1/pushChannel", "value": "c"},
+                {"op": "add", "path": "/secondaryTiles/s1/tags", "value": ["a", "b"]},
+                {
+                    "op": "add",
+                    "path": "/secondaryTiles/s1/templates/t",
+                    "value": '{"body": "<tile/>"}',
+                },
+            ],
+            {
+                "secondaryTiles": {
+                    "s1": {
+                        "pushChannel": "c",
+                        "pushChannelExpired": False,
+                        "tags": ["a", "b"],
+                        "templates": {"t": {"body": "<tile/>"}},
+                    }
+                }
+            },
+        ),
+        (
+            {"secondaryTiles": {"s1": {"pushChannel": "c", "tags": ["a", "b"]}}},
+            [
+                {"op": "remove", "path": "/secondaryTiles/s1/tags/a"},
+                {
+                    "op": "replace",
+                    "path": "/secondaryTiles/s1/pushChannel",
+                    "value": "d",
+                },
+            ],
+            {
+                "secondaryTiles": {
+                    "s1": {
+                        "pushChannel": "d",
+                        "pushChannelExpired": False,
+                        "tags": ["b"],
+                    }
+                }
+            },
+        ),
     ],
 )
 def test_json_patch_on_the_documented_paths(
@@ -526,6 +569,11 @@ def test_json_patch_on_the_documented_paths(
         ([{"op": "add", "path": "/templates/t/body", "value": "x"}], "does not exist"),
         ([{"op": "add", "path": "/templates/t", "value": "{broken"}], "not valid JSON"),
         ([{"op": "add", "path": "/userId", "value": "a b"}], "userId"),
+        (
+            [{"op": "add", "path": "/secondaryTiles/s1/platform", "value": "x"}],
+            "not supported",
+        ),
+        ([{"op": "add", "path": "/secondaryTiles/s1", "value": "x"}], "not supported"),
     ],
 )
 def test_unacceptable_patches_are_refused(operations: object, message: str) -> None:

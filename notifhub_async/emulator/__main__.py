@@ -40,15 +40,18 @@ _FAULT_SETTINGS: dict[str, Callable[[str], Any]] = {
 }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, prog: str = "python -m notifhub_async.emulator"
+) -> int:
     """
     Run the emulator in the foreground; return the process exit status.
 
     Args:
         argv: the command-line arguments without the program name (default:
             `sys.argv[1:]`).
+        prog: the command's name in usage and error messages.
     """
-    parser = _parser()
+    parser = _parser(prog)
     arguments = parser.parse_args(argv)
     faults: list[FaultRule] = list(arguments.fault or ())
     try:
@@ -128,9 +131,9 @@ def _announce(server: EmulatorServer) -> None:
     print("Press Ctrl-C to stop.", flush=True)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m notifhub_async.emulator",
+        prog=prog,
         description="A local Azure Notification Hubs emulator on HTTPS, for tests.",
     )
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on")

@@ -6,6 +6,7 @@ the emulator can read what it recorded and inject faults, which is why it listen
 loopback only. Faults never apply to these paths.
 
     GET    /_emulator/health            {"status": "ok", "hubs": [...]}
+    POST   /_emulator/reset             back to the state at start (Emulator.reset)
     GET    /_emulator/records[?hub=]    recorded notifications, oldest first
     DELETE /_emulator/records           forget them
     GET    /_emulator/faults            the fault rules that may still fire
@@ -18,6 +19,7 @@ loopback only. Faults never apply to these paths.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -34,13 +36,15 @@ ADMIN_PREFIX = "/_emulator/"
 class AdminRoutes:
     """The `/_emulator/` endpoints."""
 
-    def __init__(self, state: EmulatorState) -> None:
+    def __init__(self, state: EmulatorState, reset: Callable[[], None]) -> None:
         self._state = state
+        self._reset = reset
 
     def routes(self) -> list[BaseRoute]:
         """Starlette routes."""
         return [
             Route("/_emulator/health", self.health, methods=["GET"]),
+            Route("/_emulator/reset", self.reset, methods=["POST"]),
             Route("/_emulator/records", self.records, methods=["GET"]),
             Route("/_emulator/records", self.clear_records, methods=["DELETE"]),
             Route("/_emulator/faults", self.faults, methods=["GET"]),
@@ -60,6 +64,11 @@ class AdminRoutes:
         """Liveness, and the hubs served."""
         hubs = [hub.name for hub in self._state.config.hubs]
         return JSONResponse({"status": "ok", "hubs": hubs})
+
+    async def reset(self, request: Request) -> Response:
+        """Back to the state at start: for a test harness in another process."""
+        self._reset()
+        return Response(status_code=204)
 
     async def records(self, request: Request) -> Response:
         """Recorded notifications as JSON (bodies as text, or base64 if binary)."""

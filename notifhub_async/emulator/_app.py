@@ -224,7 +224,7 @@ class Emulator:
     def _build_app(self) -> Starlette:
         state = self._state
         routes = [
-            *AdminRoutes(state).routes(),
+            *AdminRoutes(state, reset=self.reset).routes(),
             *SendRoutes(state).routes(),
             *RegistrationRoutes(state).routes(),
             *InstallationRoutes(state).routes(),

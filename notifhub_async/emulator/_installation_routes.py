@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ._http import ApiError, Call, open_call, xml_response
+from ._http import ApiError, Call, open_call, read_body, xml_response
 from ._installations import InstallationInvalid, apply_patch, validate_installation
 from ._state import EmulatorState
 
@@ -90,7 +90,7 @@ class InstallationRoutes:
 
 
 async def _json_body(request: Request) -> object:
-    body = await request.body()
+    body = await read_body(request)
     try:
         document: object = json.loads(body)
     except ValueError as exc:

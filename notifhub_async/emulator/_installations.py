@@ -146,12 +146,44 @@ def _apply_one(installation: dict[str, Any], operation: object) -> None:
         _patch_tags(installation, op, rest, value)
     elif target == "templates" and len(rest) in (1, 2):
         _patch_template(installation, op, rest, value)
+    elif target == "secondaryTiles" and _patch_secondary_tile(
+        installation, op, rest, value
+    ):
+        pass
     else:
         raise InstallationInvalid(
             f"The patch path '{path}' is not supported; use /pushChannel, /userId, "
             "/tags, /tags/{tag}, /templates/{name} or /templates/{name}/body, "
-            "/headers, /expiry or /tags."
+            "/headers, /expiry or /tags, and the same under "
+            "/secondaryTiles/{tileId}/ (pushChannel, tags, templates)."
         )
+
+
+def _patch_secondary_tile(
+    installation: dict[str, Any], op: str, rest: list[str], value: object
+) -> bool:
+    # /secondaryTiles/{tileId}/pushChannel | /tags[/{tag}] | /templates/{name}[/..]
+    # (wire spec §8): the installation's own rules, applied to the tile. False for
+    # any other path under the tile.
+    if len(rest) < 2:
+        return False
+
+    tile_id, part, part_rest = rest[0], rest[1], rest[2:]
+    tiles: dict[str, Any] = dict(installation.get("secondaryTiles", {}))
+    tile: dict[str, Any] = dict(tiles.get(tile_id, {}))
+    if part == "pushChannel" and not part_rest:
+        _patch_scalar(tile, part, op, value)
+        tile["pushChannelExpired"] = False
+    elif part == "tags":
+        _patch_tags(tile, op, part_rest, value)
+    elif part == "templates" and len(part_rest) in (1, 2):
+        _patch_template(tile, op, part_rest, value)
+    else:
+        return False
+
+    tiles[tile_id] = tile
+    installation["secondaryTiles"] = tiles
+    return True
 
 
 def _patch_scalar(

@@ -24,7 +24,7 @@ from ._atom import (
     parse_entry,
 )
 from ._config import Right
-from ._http import ApiError, Call, open_call, xml_response
+from ._http import ApiError, Call, open_call, read_body, xml_response
 from ._state import EmulatorState
 from ._store import PreconditionFailed, RegistrationNotFound
 
@@ -197,7 +197,7 @@ class RegistrationRoutes:
 
 async def _description(request: Request) -> Description:
     try:
-        return parse_entry(await request.body())
+        return parse_entry(await read_body(request))
     except DescriptionInvalid as exc:
         raise ApiError(400, str(exc)) from exc
 

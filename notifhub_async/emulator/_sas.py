@@ -142,7 +142,7 @@ def covers(resource: str, target: RequestTarget) -> bool:
     audience = unquote(unquote(resource)).lower()
     audience = audience.partition("://")[2] if "://" in audience else audience
     audience_path, _, audience_query = audience.partition("?")
-    audience_path = _with_slash(audience_path)
+    audience_path = _with_slash(_without_default_port(audience_path))
     request_query = {
         (name.lower(), value.lower())
         for name, value in parse_qsl(target.query, keep_blank_values=True)
@@ -183,6 +183,17 @@ def _host_forms(host: str) -> tuple[str, ...]:
         return (host, name)
 
     return (host,)
+
+
+def _without_default_port(audience_path: str) -> str:
+    # "host:443/hub" names the same resource as "host/hub", which is what a
+    # request without a port in its Host header is compared as.
+    host, slash, path = audience_path.partition("/")
+    for default in (":443", ":80"):
+        if host.endswith(default):
+            host = host.removesuffix(default)
+
+    return f"{host}{slash}{path}"
 
 
 def _with_slash(path: str) -> str:

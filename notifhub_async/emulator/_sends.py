@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ._devices import Target
-from ._http import ApiError, Call, open_call, xml_response
+from ._http import ApiError, Call, open_call, read_body, xml_response
 from ._multipart import MultipartInvalid, parse_batch_body
 from ._outcomes import notification_details_xml, notification_outcome_xml
 from ._records import (
@@ -89,7 +89,7 @@ class SendRoutes:
         """Broadcast, tag, tag-expression, test and direct sends."""
         call = await open_call(request, self._state, "Send")
         notification_format = _format(request.headers)
-        body = await request.body()
+        body = await read_body(request)
         content_type = request.headers.get("content-type", "")
         _check_content_type(notification_format, content_type, request.headers)
         _check_size(body)
@@ -114,7 +114,7 @@ class SendRoutes:
         notification_format = _format(request.headers)
         try:
             batch = parse_batch_body(
-                request.headers.get("content-type", ""), await request.body()
+                request.headers.get("content-type", ""), await read_body(request)
             )
         except MultipartInvalid as exc:
             raise ApiError(400, str(exc)) from exc
