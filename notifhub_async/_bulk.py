@@ -250,6 +250,7 @@ class _Fanout:
         self.pending[index] = work
         if work.item is not None and work.item.device_handle is not None:
             # Held back until the next item shows whether it joins the batch.
+            # TODO: no flush on a timer: a slow async source can hold a batch back
             work.handles = [work.item.device_handle]
             self.batch = work
             return

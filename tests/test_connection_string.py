@@ -304,19 +304,26 @@ _hosts = st.from_regex(
 _padding = st.sampled_from(["", " ", "  ", "\t"])
 
 
+_entity_paths = st.none() | st.from_regex(
+    r"[A-Za-z0-9][A-Za-z0-9._-]{0,40}", fullmatch=True
+)
+
+
 @given(
     key=_keys,
     key_name=_key_names,
     host=_hosts,
+    entity_path=_entity_paths,
     scheme=st.sampled_from(["sb", "https", "SB"]),
-    order=st.permutations(range(3)),
+    order=st.permutations(range(4)),
     pads=st.lists(_padding, min_size=4, max_size=4),
     trailing=st.sampled_from(["", ";", ";;", "; "]),
 )
-def test_round_trip_of_the_three_values(
+def test_round_trip_of_the_values(
     key: str,
     key_name: str,
     host: str,
+    entity_path: str | None,
     scheme: str,
     order: list[int],
     pads: list[str],
@@ -326,6 +333,7 @@ def test_round_trip_of_the_three_values(
         f"Endpoint={scheme}://{host}/",
         f"SharedAccessKeyName={key_name}",
         f"SharedAccessKey={key}",
+        f"EntityPath={entity_path}" if entity_path is not None else "",
     ]
     text = pads[0] + f"{pads[1]};{pads[2]}".join(parts[i] for i in order)
     text += pads[3] + trailing
@@ -336,7 +344,12 @@ def test_round_trip_of_the_three_values(
         endpoint=f"https://{host}/",
         shared_access_key_name=key_name,
         shared_access_key=key,
+        entity_path=entity_path,
     )
+    # The entity path names the hub when none is given, and agrees when one is.
+    if entity_path is not None:
+        assert resolve_hub_name(None, parsed) == entity_path
+        assert resolve_hub_name(entity_path, parsed) == entity_path
 
 
 SECRET = "pLaNtEdSeCrEt+/=="

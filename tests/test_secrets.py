@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import traceback
 from urllib.parse import quote, unquote
 
@@ -31,6 +32,7 @@ from notifhub_async import (
     ThrottledError,
     TransportError,
 )
+from notifhub_async.emulator import EmulatorServer, FaultKind, FaultRule
 from tests.conftest import (
     CANARY_KEY,
     CONNECTION_STRING,
@@ -201,6 +203,67 @@ def assert_nothing_leaked(
 
     tokens = {request.headers["Authorization"] for request in handler.requests}
     everything = "\n".join(seen)
+    for token in tokens:
+        for secret in secret_forms(token):
+            assert secret not in everything, f"a secret leaked ({len(secret)} chars)"
+
+
+# The aiohttp transport, over real loopback HTTPS against the emulator: its own
+# loggers and error texts are swept too. (key, fault) per path.
+AIOHTTP_PATHS: dict[
+    str, tuple[bool, FaultKind | None, type[NotificationHubError] | None]
+] = {
+    "success": (True, None, None),
+    "401-wrong-key": (False, None, AuthenticationError),
+    "429-retried": (True, "throttle", ThrottledError),
+    "5xx": (True, "server-error", ServerError),
+    "reset-after-sending": (True, "reset-after", TransportError),
+}
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug-hub"])
+@pytest.mark.parametrize("path", AIOHTTP_PATHS, ids=AIOHTTP_PATHS.keys())
+async def test_no_secret_anywhere_on_the_aiohttp_transport(
+    path: str,
+    debug: bool,
+    nh_emulator: EmulatorServer,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    enable_debug_everywhere(caplog)
+    right_key, fault, expected_error = AIOHTTP_PATHS[path]
+    connection_string = nh_emulator.connection_string()
+    if not right_key:
+        connection_string = re.sub(
+            r"SharedAccessKey=[^;]*", f"SharedAccessKey={CANARY_KEY}", connection_string
+        )
+
+    key = re.search(r"SharedAccessKey=([^;]*)", connection_string)
+    assert key is not None
+    if fault is not None:
+        nh_emulator.emulator.add_fault(FaultRule(fault, retry_after=1))
+
+    hub = AsyncNotificationHub(
+        connection_string,
+        "myhub",
+        debug,
+        verify=nh_emulator.ssl_context(),
+        transport="aiohttp",
+        sleep=no_sleep,
+    )
+    async with hub:
+        seen = await drive(hub, expected_error)
+        tokens = {hub._tokens.token()}
+
+    for record in caplog.records:
+        seen.extend([record.getMessage(), repr(record.msg), repr(record.args)])
+
+    seen.append(caplog.text)
+    captured = capfd.readouterr()
+    seen.extend([captured.out, captured.err])
+    assert caplog.records, "nothing was logged, so nothing was swept"
+    everything = "\n".join(seen)
+    assert key.group(1) not in everything
     for token in tokens:
         for secret in secret_forms(token):
             assert secret not in everything, f"a secret leaked ({len(secret)} chars)"
