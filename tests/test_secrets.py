@@ -174,14 +174,13 @@ async def drive(
     return seen
 
 
-def assert_nothing_leaked(
-    handler: RecordingHandler,
-    path: str,
-    debug: bool,
+def add_logs_and_output(
     seen: list[str],
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
+    """Add every log record (message, arguments, traceback) and stdout/stderr."""
+    assert caplog.records, "nothing was logged, so nothing was swept"
     for record in caplog.records:
         seen.extend([record.getMessage(), repr(record.msg), repr(record.args)])
         if record.exc_info and record.exc_info[1] is not None:
@@ -191,8 +190,17 @@ def assert_nothing_leaked(
     captured = capfd.readouterr()
     seen.extend([captured.out, captured.err])
 
+
+def assert_nothing_leaked(
+    handler: RecordingHandler,
+    path: str,
+    debug: bool,
+    seen: list[str],
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    add_logs_and_output(seen, caplog, capfd)
     assert handler.requests, "the path was not driven"
-    assert caplog.records, "nothing was logged, so nothing was swept"
     if path in RETRIED_PATHS:
         # Both sends were retried: first attempt plus three retries each.
         assert len(handler.requests) == 8
@@ -209,7 +217,7 @@ def assert_nothing_leaked(
 
 
 # The aiohttp transport, over real loopback HTTPS against the emulator: its own
-# loggers and error texts are swept too. (key, fault) per path.
+# loggers and error texts are swept too. (right key, fault, error) per path.
 AIOHTTP_PATHS: dict[
     str, tuple[bool, FaultKind | None, type[NotificationHubError] | None]
 ] = {
@@ -255,13 +263,7 @@ async def test_no_secret_anywhere_on_the_aiohttp_transport(
         seen = await drive(hub, expected_error)
         tokens = {hub._tokens.token()}
 
-    for record in caplog.records:
-        seen.extend([record.getMessage(), repr(record.msg), repr(record.args)])
-
-    seen.append(caplog.text)
-    captured = capfd.readouterr()
-    seen.extend([captured.out, captured.err])
-    assert caplog.records, "nothing was logged, so nothing was swept"
+    add_logs_and_output(seen, caplog, capfd)
     everything = "\n".join(seen)
     assert key.group(1) not in everything
     for token in tokens:
