@@ -19,7 +19,7 @@ import enum
 from collections import Counter
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -36,20 +36,28 @@ from ._notification import MAX_BATCH_HANDLES, Notification, check_device_handle
 if TYPE_CHECKING:
     from ._client import AsyncNotificationHub, Tags
 
-# Set around each item: the hub calls it when it hands a request to the transport,
-# which tells "never sent" apart from "fate unknown" when a fan-out is cancelled.
-request_sent_hook: contextvars.ContextVar[Callable[[], None] | None] = (
-    contextvars.ContextVar("notifhub_async_request_sent_hook", default=None)
+AttemptEvent: TypeAlias = Literal["sent", "refused", "unknown"]
+"""
+What the hub reports of each attempt: "sent" as it hands the request to the
+transport, then "refused" if the answer says it was not acted on (throttled, 503, a
+connection that never carried it) or "unknown" if it may have been.
+"""
+
+# Set around each item, so that a cancelled fan-out can tell an item that never
+# left, or was only ever refused, from one whose fate is unknown.
+attempt_hook: contextvars.ContextVar[Callable[[AttemptEvent], None] | None] = (
+    contextvars.ContextVar("notifhub_async_attempt_hook", default=None)
 )
 
 __all__ = [
+    "AttemptEvent",
     "BulkItem",
     "BulkProgress",
     "BulkReport",
     "ItemResult",
     "ItemStatus",
     "SendItem",
-    "request_sent_hook",
+    "attempt_hook",
     "run_send_many",
 ]
 
@@ -68,7 +76,10 @@ class ItemStatus(str, enum.Enum):
     UNKNOWN_FATE = "unknown_fate"
     """It may have been delivered (timeout, 500/502/504); it was not resent."""
     NOT_ATTEMPTED = "not_attempted"
-    """Never sent: the call was cancelled or timed out first."""
+    """
+    Not delivered: the call stopped (cancelled, timed out) before the item was sent,
+    or while it waited to retry after answers that said it was not acted on.
+    """
 
     def __str__(self) -> str:
         return self.value
@@ -175,10 +186,18 @@ class _Work:
     item: SendItem | None
     handles: list[str] | None = None
     error: NotificationHubError | None = None
-    sent: bool = False
+    # An attempt is out now; an earlier one may have been acted on.
+    in_flight: bool = False
+    maybe_delivered: bool = False
 
-    def mark_sent(self) -> None:
-        self.sent = True
+    def observe(self, event: AttemptEvent) -> None:
+        self.in_flight = event == "sent"
+        if event == "unknown":
+            self.maybe_delivered = True
+
+    @property
+    def may_have_arrived(self) -> bool:
+        return self.in_flight or self.maybe_delivered
 
 
 class _Fanout:
@@ -279,7 +298,7 @@ class _Fanout:
             self.finish(work, ItemStatus.REJECTED, error=work.error)
             return
 
-        token = request_sent_hook.set(work.mark_sent)
+        token = attempt_hook.set(work.observe)
         try:
             result = await self._send(work, work.item)
         except NotificationHubError as error:
@@ -289,7 +308,7 @@ class _Fanout:
         else:
             self.finish(work, ItemStatus.SENT, result=result)
         finally:
-            request_sent_hook.reset(token)
+            attempt_hook.reset(token)
 
     async def _send(self, work: _Work, item: SendItem) -> SendResult:
         if work.handles is not None and len(work.handles) > 1:
@@ -335,10 +354,15 @@ class _Fanout:
             self.on_progress(BulkProgress(self.completed, self.counts[ItemStatus.SENT]))
 
     def finish_pending(self) -> None:
-        # Items read but not finished when the call stopped: sent ones may have
-        # arrived, the others never left.
+        # Items read but not finished when the call stopped: one with a request out,
+        # or one an earlier attempt may have reached, may have arrived; the others
+        # never left or were only refused (waiting out a 429 or 503, say).
         for work in list(self.pending.values()):
-            status = ItemStatus.UNKNOWN_FATE if work.sent else ItemStatus.NOT_ATTEMPTED
+            status = (
+                ItemStatus.UNKNOWN_FATE
+                if work.may_have_arrived
+                else ItemStatus.NOT_ATTEMPTED
+            )
             self.finish(work, status)
 
     def report(self, stopped_early: bool) -> BulkReport:

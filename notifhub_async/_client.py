@@ -25,11 +25,12 @@ import httpx
 
 from ._auth import DEFAULT_REFRESH_MARGIN, DEFAULT_TOKEN_TTL, SasTokenProvider
 from ._bulk import (
+    AttemptEvent,
     BulkItem,
     BulkProgress,
     BulkReport,
     ItemResult,
-    request_sent_hook,
+    attempt_hook,
     run_send_many,
 )
 from ._connection_string import parse_connection_string, resolve_hub_name
@@ -729,6 +730,8 @@ class AsyncNotificationHub:
     ) -> Reply:
         """Send with retries; return the response or raise a NotificationHubError."""
         self._check_open()
+        # send_many's record of this item's attempts (None outside a fan-out).
+        observe = attempt_hook.get()
         attempt = 0
         waited_for_throttle = False
         while True:
@@ -741,8 +744,12 @@ class AsyncNotificationHub:
                     expected,
                     operation,
                     respect_pause=not waited_for_throttle,
+                    observe=observe,
                 )
             except NotificationHubError as error:
+                if observe is not None:
+                    observe("unknown" if error.fate_unknown else "refused")
+
                 attempt += 1
                 retry = attempt <= self._retry.max_retries and should_retry(
                     error, idempotent=idempotent, policy=self._retry
@@ -783,6 +790,7 @@ class AsyncNotificationHub:
         operation: str,
         *,
         respect_pause: bool,
+        observe: Callable[[AttemptEvent], None] | None,
     ) -> Reply:
         async with self._limiter:
             # Checked after the limiter, so that requests queued behind it when the
@@ -800,9 +808,8 @@ class AsyncNotificationHub:
             headers["Authorization"] = self._tokens.token()
             log_debug = logger.isEnabledFor(logging.DEBUG)
             started = time.perf_counter() if log_debug else 0.0
-            on_request_sent = request_sent_hook.get()
-            if on_request_sent is not None:
-                on_request_sent()
+            if observe is not None:
+                observe("sent")
 
             try:
                 reply = await self._exchange.send(

@@ -561,6 +561,55 @@ async def test_outer_cancellation_still_reports_every_item_read() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("answer", "retry", "expected"),
+    [
+        # Refused, then cancelled while waiting to retry: it never reached anyone.
+        (httpx.Response(503), RetryPolicy(), ItemStatus.NOT_ATTEMPTED),
+        (
+            httpx.Response(429, headers={"Retry-After": "5"}),
+            RetryPolicy(),
+            ItemStatus.NOT_ATTEMPTED,
+        ),
+        # A 500 may have been acted on: with resends opted in, the wait to resend
+        # is cancelled, but the first attempt may still have been delivered.
+        (
+            httpx.Response(500),
+            RetryPolicy(retry_unknown_fate=True),
+            ItemStatus.UNKNOWN_FATE,
+        ),
+    ],
+    ids=["503", "429", "500-opted-in"],
+)
+async def test_a_cancelled_retry_wait_tells_whether_the_item_may_have_arrived(
+    answer: httpx.Response, retry: RetryPolicy, expected: ItemStatus
+) -> None:
+    waiting = anyio.Event()
+
+    async def wait_forever(seconds: float) -> None:
+        waiting.set()
+        await anyio.sleep_forever()
+
+    hub = AsyncNotificationHub(
+        CONNECTION_STRING,
+        "hub",
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(lambda _: answer)),
+        sleep=wait_forever,
+        retry=retry,
+    )
+    reported: list[ItemResult] = []
+    async with hub, anyio.create_task_group() as task_group:
+
+        async def fan_out() -> None:
+            await hub.send_many([APPLE], on_result=reported.append)
+
+        task_group.start_soon(fan_out)
+        await waiting.wait()
+        task_group.cancel_scope.cancel()
+
+    assert [result.status for result in reported] == [expected]
+
+
 async def test_send_item_refuses_tags_and_a_device_handle_together() -> None:
     with pytest.raises(InvalidNotificationError, match="not both"):
         SendItem(APPLE, "sports", device_handle="handle")
