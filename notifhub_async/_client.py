@@ -183,9 +183,8 @@ class AsyncNotificationHub:
         self._clock = clock
         self._sleep = sleep
         self._rng = random.Random()
-        # fast_acquire: an uncontended acquire skips a trip through the scheduler,
-        # a measurable share of each send's CPU on the aiohttp transport.
-        self._limiter = anyio.Semaphore(concurrency, fast_acquire=True)
+        # Requests in flight; _attempt takes a free slot with acquire_nowait.
+        self._limiter = anyio.Semaphore(concurrency)
         self._max_concurrency = concurrency
         self._closed = False
         self._throttled_until = 0.0
@@ -792,12 +791,21 @@ class AsyncNotificationHub:
         respect_pause: bool,
         observe: Callable[[AttemptEvent], None] | None,
     ) -> Reply:
-        async with self._limiter:
+        # A free slot is taken without a trip through the scheduler (the exchange
+        # has checkpoints of its own); only a full hub waits in the semaphore.
+        limiter = self._limiter
+        try:
+            limiter.acquire_nowait()
+        except anyio.WouldBlock:
+            await limiter.acquire()
+
+        try:
             # Checked after the limiter, so that requests queued behind it when the
             # hub throttled wait too (the task that was throttled already waited).
             # Tested inline: most sends find no pause, and skip a coroutine.
-            if respect_pause and self._throttled_until > self._clock():
-                await self._wait_while_throttled()
+            if respect_pause and self._throttled_until:
+                if self._throttled_until > self._clock():
+                    await self._wait_while_throttled()
 
             # The hub may have been closed while this request waited its turn.
             if self._closed:
@@ -830,6 +838,8 @@ class AsyncNotificationHub:
                     )
 
                 raise
+        finally:
+            limiter.release()
 
         if self._debug:
             dump_exchange(method, str(url), headers, content, reply)

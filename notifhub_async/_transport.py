@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import httpx
 import sniffio
@@ -125,8 +124,8 @@ class HttpxExchange:
             await self._client.aclose()
 
 
-@dataclass(frozen=True, slots=True)
-class _AiohttpReply:
+class _AiohttpReply(NamedTuple):
+    # A tuple: the cheapest read-only record to build once per send.
     status_code: int
     reason_phrase: str
     headers: Mapping[str, str]
