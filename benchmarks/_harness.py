@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -182,10 +183,11 @@ def run_workers(workloads: Sequence[Workload]) -> list[Measurement]:
     """
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "benchmarks._worker", workload.to_json()],
+            _worker_command(workload),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=ROOT,
+            env=_worker_environment(workload),
         )
         for workload in workloads
     ]
@@ -209,6 +211,23 @@ def run_workers(workloads: Sequence[Workload]) -> list[Measurement]:
         measurements.append(Measurement(**fields_))
 
     return measurements
+
+
+def _worker_command(workload: Workload) -> list[str]:
+    if workload.client == "js-sdk":
+        # The official JavaScript SDK (_js.py installs it).
+        return ["node", "benchmarks/js/worker.mjs", workload.to_json()]
+
+    return [sys.executable, "-m", "benchmarks._worker", workload.to_json()]
+
+
+def _worker_environment(workload: Workload) -> dict[str, str]:
+    environment = dict(os.environ)
+    if workload.client == "js-sdk":
+        # Node.js trusts the sink's throwaway CA the way it trusts any private CA.
+        environment["NODE_EXTRA_CA_CERTS"] = workload.ca_file
+
+    return environment
 
 
 @dataclass(slots=True)
@@ -445,6 +464,16 @@ def _library_versions() -> dict[str, str]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
+
+    # The JavaScript baseline, when it is installed (benchmarks/_js.py).
+    sdk = ROOT / "benchmarks/js/node_modules/@azure/notification-hubs/package.json"
+    if sdk.is_file():
+        versions["@azure/notification-hubs"] = json.loads(sdk.read_text())["version"]
+        node = shutil.which("node")
+        if node is not None:
+            versions["node"] = subprocess.run(
+                [node, "--version"], capture_output=True, text=True, check=False
+            ).stdout.strip()
 
     return versions
 

@@ -14,7 +14,8 @@ from xml.sax.saxutils import escape
 
 __all__ = ["Series", "line_chart"]
 
-# Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
+# Okabe-Ito colours (distinguishable with the common colour-vision deficiencies),
+# then Tol's wine for a ninth line.
 PALETTE = (
     "#0072B2",
     "#D55E00",
@@ -23,6 +24,7 @@ PALETTE = (
     "#E69F00",
     "#56B4E9",
     "#000000",
+    "#882255",
     "#7F7F7F",
 )
 _WIDTH = 940

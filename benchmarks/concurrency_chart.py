@@ -30,6 +30,7 @@ from ._harness import (
     run_trials,
     write_json,
 )
+from ._js import JS_CLIENT, ensure_js_sdk
 from ._svg import Series, line_chart
 from .sink import SinkProcess
 
@@ -52,6 +53,8 @@ LINES: tuple[tuple[str, str, int | None, bool], ...] = (
     ),
     ("raw httpx, 1 connection + limiter", "httpx", 1, True),
     ("raw httpx, 64 connections", "httpx", 64, False),
+    # Measured only where Node.js and npm are at hand (benchmarks/_js.py).
+    ("official JavaScript SDK", JS_CLIENT, None, False),
 )
 _SAMPLE_LEGEND = "sample-style, new TLS per send"
 
@@ -60,6 +63,11 @@ def measure(*, quick: bool, repetitions: int) -> dict[str, Any]:
     """Run every line at every concurrency; return the JSON document."""
     levels = CONCURRENCY_QUICK if quick else CONCURRENCY
     started = time.perf_counter()
+    js_missing = ensure_js_sdk()
+    if js_missing is not None:
+        print(f"the official JavaScript SDK is left out: {js_missing}", file=sys.stderr)
+
+    measured = [line for line in LINES if js_missing is None or line[1] != JS_CLIENT]
     machine = machine_description()
     with SinkProcess() as sink:
         workloads = [
@@ -74,7 +82,7 @@ def measure(*, quick: bool, repetitions: int) -> dict[str, Any]:
                 budget_seconds=1.0 if quick else 1.5,
                 warmup_seconds=0.5 if quick else 0.8,
             )
-            for _, client, connections, limiter in LINES
+            for _, client, connections, limiter in measured
             for level in levels
         ]
         workloads.append(Workload.sample(sink.port, sink.ca_file))
@@ -87,7 +95,7 @@ def measure(*, quick: bool, repetitions: int) -> dict[str, Any]:
         )
 
     lines: list[dict[str, Any]] = []
-    for legend, client, connections, limiter in LINES:
+    for legend, client, connections, limiter in measured:
         points = [
             [trial.workload.in_flight, round(trial.sends_per_second, 1)]
             for trial in trials
