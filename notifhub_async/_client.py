@@ -126,9 +126,9 @@ class AsyncNotificationHub:
         retry: the retry policy (see `RetryPolicy`).
         verify: TLS verification for the hub's own client: True, False, or an
             `ssl.SSLContext` (for example one trusting the local emulator's CA).
-        transport: "httpx" (default) or "aiohttp": about twice the throughput
-            at half the CPU, asyncio only, needs the `notifhub-async[aiohttp]`
-            extra.
+        transport: "httpx" (default) or "aiohttp": about five times the sends
+            per second at a sixth of the CPU per send (docs/performance.md),
+            asyncio only, needs the `notifhub-async[aiohttp]` extra.
         token_ttl: lifetime of each SAS token, in seconds.
         token_refresh_margin: a token is replaced when less than this remains.
         clock: the time source for tokens and Retry-After dates (for tests).
