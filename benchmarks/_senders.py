@@ -237,32 +237,22 @@ def _hub(workload: Workload, transport: Literal["httpx", "aiohttp"]) -> Any:
     )
 
 
-@asynccontextmanager
-async def ours(workload: Workload) -> AsyncIterator[Send]:
-    """AsyncNotificationHub, default transport, one Notification built once."""
-    from notifhub_async import Notification
+def _ours(transport: Literal["httpx", "aiohttp"]) -> SenderFactory:
+    """AsyncNotificationHub on `transport`, one Notification built once."""
 
-    notification = Notification("apple", PAYLOAD)
-    async with _hub(workload, "httpx") as hub:
+    @asynccontextmanager
+    async def ours(workload: Workload) -> AsyncIterator[Send]:
+        from notifhub_async import Notification
 
-        async def send() -> None:
-            await hub.send_notification(notification, TAGS)
+        notification = Notification("apple", PAYLOAD)
+        async with _hub(workload, transport) as hub:
 
-        yield send
+            async def send() -> None:
+                await hub.send_notification(notification, TAGS)
 
+            yield send
 
-@asynccontextmanager
-async def ours_aiohttp(workload: Workload) -> AsyncIterator[Send]:
-    """AsyncNotificationHub with transport="aiohttp"."""
-    from notifhub_async import Notification
-
-    notification = Notification("apple", PAYLOAD)
-    async with _hub(workload, "aiohttp") as hub:
-
-        async def send() -> None:
-            await hub.send_notification(notification, TAGS)
-
-        yield send
+    return ours
 
 
 @asynccontextmanager
@@ -281,8 +271,8 @@ ASYNC_CLIENTS: dict[str, SenderFactory] = {
     "httpx-sharded": sharded_httpx,
     "aiohttp": raw_aiohttp,
     "httpx-aiohttp": httpx_over_aiohttp,
-    "ours": ours,
-    "ours-aiohttp": ours_aiohttp,
+    "ours": _ours("httpx"),
+    "ours-aiohttp": _ours("aiohttp"),
     "ours-dict": ours_per_call_payload,
 }
 
