@@ -341,7 +341,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="leave out the official JavaScript SDK (it needs Node.js and npm)",
     )
-    parser.add_argument("--output", default="latest.json")
+    parser.add_argument(
+        "--output",
+        help="file name under benchmarks/results/ (default: latest.json, or "
+        "quick.json with --quick, so that a quick look never replaces the record)",
+    )
     arguments = parser.parse_args(argv)
     repetitions = arguments.repetitions or (1 if arguments.quick else 3)
     ours_connections: list[int] = arguments.ours_connections or [
@@ -396,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(format_ratios(ratios))
     path = write_json(
-        arguments.output,
+        arguments.output or ("quick.json" if arguments.quick else "latest.json"),
         {
             "benchmark": "clients",
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
