@@ -10,6 +10,7 @@ of kept.
 Every item read yields one `ItemResult`: sent, or the typed reason it was not.
 Direct sends of one notification to consecutive device handles are grouped into
 batch requests of up to 1000 handles; each of those items gets the batch's result.
+From an async source, a batch waits at most BATCH_LINGER for its next handle.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import anyio
+import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._errors import (
@@ -42,6 +44,9 @@ What the hub reports of each attempt: "sent" as it hands the request to the
 transport, then "refused" if the answer says it was not acted on (throttled, 503, a
 connection that never carried it) or "unknown" if it may have been.
 """
+
+# The longest a held direct-send batch waits for more handles from an async source.
+BATCH_LINGER = 0.05
 
 # Set around each item, so that a cancelled fan-out can tell an item that never
 # left, or was only ever refused, from one whose fate is unknown.
@@ -220,6 +225,7 @@ class _Fanout:
         self.completed = 0
         self.pending: dict[int, _Work] = {}
         self.batch: _Work | None = None
+        self.timers: anyio.abc.TaskGroup | None = None
         self.fatal: BaseException | None = None
         self.scope = anyio.CancelScope()
 
@@ -230,7 +236,10 @@ class _Fanout:
         items: Iterable[BulkItem] | AsyncIterable[BulkItem],
         send_stream: MemoryObjectSendStream[_Work],
     ) -> None:
-        async with send_stream:
+        async with send_stream, anyio.create_task_group() as timers:
+            # A sync iterable hands over its next item at once; an async one may
+            # pause between items, so a held batch gets a timer (_flush_later).
+            self.timers = timers if isinstance(items, AsyncIterable) else None
             try:
                 if isinstance(items, AsyncIterable):
                     async for raw in items:
@@ -269,12 +278,29 @@ class _Fanout:
         self.pending[index] = work
         if work.item is not None and work.item.device_handle is not None:
             # Held back until the next item shows whether it joins the batch.
-            # TODO: no flush on a timer: a slow async source can hold a batch back
             work.handles = [work.item.device_handle]
             self.batch = work
+            if self.timers is not None:
+                self.timers.start_soon(self._flush_later, work, send_stream)
+
             return
 
         await send_stream.send(work)
+
+    async def _flush_later(
+        self, batch: _Work, send_stream: MemoryObjectSendStream[_Work]
+    ) -> None:
+        # A batch waits at most BATCH_LINGER for more handles from a slow source.
+        await anyio.sleep(BATCH_LINGER)
+        if self.batch is not batch:
+            return
+
+        self.batch = None
+        try:
+            await send_stream.send(batch)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            # The fan-out is stopping; the batch is still pending and reported.
+            pass
 
     def stop(self, error: BaseException) -> None:
         if self.fatal is None:

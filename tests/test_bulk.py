@@ -488,6 +488,34 @@ async def test_direct_items_travel_in_batches_of_at_most_1000() -> None:
     assert sorted(seen) == sorted(handles)
 
 
+async def test_a_slow_async_source_does_not_hold_a_batch_back() -> None:
+    # The source pauses after three direct items until their batch has been sent:
+    # without a timer on the held batch, neither side would ever go on.
+    batches: list[list[str]] = []
+    first_batch_sent = anyio.Event()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        batches.append(_parts(request)[1])
+        first_batch_sent.set()
+        return created(request)
+
+    async def items() -> AsyncIterator[SendItem]:
+        for number in range(3):
+            yield SendItem(APPLE, device_handle=f"h{number}")
+
+        await first_batch_sent.wait()
+        for number in range(3, 5):
+            yield SendItem(APPLE, device_handle=f"h{number}")
+
+    async with make_hub(handler) as hub:
+        # A guard, not a measurement: a held batch would hang here.
+        with anyio.fail_after(10):
+            report = await hub.send_many(items())
+
+    assert report.all_sent
+    assert batches == [["h0", "h1", "h2"], ["h3", "h4"]]
+
+
 async def test_a_lone_direct_item_uses_the_single_direct_endpoint() -> None:
     requests: list[httpx.Request] = []
 
